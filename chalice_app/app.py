@@ -1,0 +1,99 @@
+"""The pet lookup API: routes only. Data access lives in ``chalicelib``.
+
+``GET /api/pet/{name}`` answers 200 with ``{"name", "owner", "species"}``, 404 for an unknown
+name, 400 for a name no pet can have, 405 for any other method and 503 (with ``Retry-After``)
+when the database cannot answer. Every answer is JSON, and none carries internals.
+
+``create_app`` builds an independent app with its own lazily opened connection, so tests and
+benchmarks can run several "warm containers" in one process; ``app`` is the one Lambda runs.
+"""
+
+import logging
+import os
+import time
+
+from chalice import Chalice, Response
+
+from chalicelib import logs
+from chalicelib.db import Database, Unavailable, connector
+from chalicelib.names import InvalidName, decode_path_name
+from chalicelib.pets import find_pet
+from chalicelib.settings import DbSettings
+
+PET_ROUTE = "/api/pet/{name}"
+# API Gateway answers an undeclared method with 403; declaring the rest here makes them 405.
+OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+log = logging.getLogger("pets.api")
+
+
+def create_app(settings=None, connect=None):
+    """Return a Chalice app whose database connection is opened on its first request."""
+    app = Chalice(app_name="pets-api")
+    holder = {}
+
+    def get_db():
+        if "db" not in holder:
+            resolved = settings or DbSettings.from_env()
+            holder["settings"] = resolved
+            holder["db"] = Database(connect or connector(resolved))
+        return holder["db"]
+
+    app.get_db = get_db
+
+    @app.route(PET_ROUTE, methods=["GET"])
+    def get_pet(name):
+        started = time.perf_counter()
+        try:
+            pet = find_pet(get_db(), decode_path_name(name))
+        except InvalidName as exc:
+            response = _error(400, "BadRequest", str(exc))
+        except Unavailable as exc:
+            log.warning("database unavailable", extra={"fields": {"reason": str(exc)}})
+            retry_after = str(holder["settings"].retry_after)
+            response = _error(
+                503,
+                "ServiceUnavailable",
+                "The pet database is not available right now; try again shortly.",
+                {"Retry-After": retry_after},
+            )
+        else:
+            if pet is None:
+                response = _error(404, "NotFound", "No pet has that name.")
+            else:
+                response = _json(200, pet)
+        _log_request(app, response.status_code, started)
+        return response
+
+    @app.route(PET_ROUTE, methods=OTHER_METHODS)
+    def pet_method_not_allowed(name):
+        return _error(405, "MethodNotAllowed", "Only GET is supported.", {"Allow": "GET"})
+
+    return app
+
+
+def _json(status, body, headers=None):
+    return Response(
+        body=body,
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def _error(status, code, message, headers=None):
+    return _json(status, {"code": code, "message": message}, headers)
+
+
+def _log_request(app, status, started):
+    request = app.current_request
+    context = (request.context or {}) if request is not None else {}
+    fields = {
+        "request_id": context.get("requestId"),
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    log.info("GET %s", PET_ROUTE, extra={"fields": fields})
+
+
+logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+app = create_app()

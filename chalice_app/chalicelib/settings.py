@@ -1,0 +1,50 @@
+"""Database settings, read from the environment only.
+
+Locally these are the ``DB_*`` variables. In AWS the template sets ``DB_HOST``, ``DB_NAME``,
+``DB_USER`` and ``DB_AUTH`` and never a password: ``DB_AUTH=iam`` signs an IAM authentication
+token per connection, ``DB_AUTH=secret`` reads ``DB_SECRET_ARN`` from Secrets Manager per
+connection (so a rotated secret takes effect on the next connection). See ``credentials.py``.
+"""
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DbSettings:
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: str = ""
+    database: str = "pets"
+    auth: str = "password"  # password | secret | iam
+    secret_arn: str = ""
+    ssl_ca: str = ""
+    connect_timeout: float = 2.0
+    read_timeout: float = 2.0
+    retry_after: int = 15  # seconds; an auto-paused Aurora cluster takes up to ~15 s to resume
+
+    @classmethod
+    def from_env(cls, env=None):
+        env = os.environ if env is None else env
+        return cls(
+            host=env.get("DB_HOST", cls.host),
+            port=int(env.get("DB_PORT", cls.port)),
+            user=env.get("DB_USER", cls.user),
+            password=env.get("DB_PASSWORD", cls.password),
+            database=env.get("DB_NAME", cls.database),
+            auth=env.get("DB_AUTH", cls.auth),
+            secret_arn=env.get("DB_SECRET_ARN", cls.secret_arn),
+            ssl_ca=env.get("DB_SSL_CA", cls.ssl_ca),
+            connect_timeout=float(env.get("DB_CONNECT_TIMEOUT", cls.connect_timeout)),
+            read_timeout=float(env.get("DB_READ_TIMEOUT", cls.read_timeout)),
+            retry_after=int(env.get("DB_RETRY_AFTER", cls.retry_after)),
+        )
+
+    def __repr__(self):
+        # Never print the password, even by accident in a log line or a traceback.
+        shown = "***" if self.password else ""
+        return (
+            f"DbSettings(host={self.host!r}, port={self.port}, user={self.user!r}, "
+            f"password={shown!r}, database={self.database!r}, auth={self.auth!r})"
+        )

@@ -1,0 +1,56 @@
+"""The ``python -m ops`` command line: parse, build the Context, run, turn failures into one line.
+
+Each command module in ``COMMANDS`` registers its own sub-parser. Expected failures are
+``OpsError``; AWS and connection errors are translated by ``ops.awserrors`` where a command
+uses AWS. Nothing reaches the user as a traceback unless ``OPS_DEBUG=1``.
+"""
+
+import argparse
+import importlib
+import sys
+
+from ops.context import Context
+from ops.errors import OpsError
+
+COMMANDS = [
+    "ops.migrate",
+    "ops.run_local",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse prints the whole usage block; one line with a pointer to --help is enough.
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser():
+    parser = _Parser(prog="python -m ops", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, parser_class=_Parser
+    )
+    for name in COMMANDS:
+        importlib.import_module(name).add_parser(subparsers)
+    return parser
+
+
+def main(argv=None, ctx=None):
+    args = build_parser().parse_args(argv)
+    ctx = ctx or Context()
+    try:
+        return args.command(args, ctx) or 0
+    except OpsError as exc:
+        ctx.warn(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ctx.warn("interrupted")
+        return 130
+    except Exception as exc:  # the CLI's last line of defence: one line, not a traceback
+        if ctx.env.get("OPS_DEBUG") == "1":
+            raise
+        ctx.warn(f"ops: unexpected {type(exc).__name__}: {exc} (OPS_DEBUG=1 shows the traceback)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Shared fixtures: fake AWS credentials, and throw-away databases on a real MySQL/MariaDB server.
+
+The server is the one at DB_HOST:DB_PORT (default 127.0.0.1:3306, root, empty password), as
+.ci/run guarantees. Every database a test makes is named ``pets_test_<random>`` and dropped
+afterwards, so the shared server is left as it was found.
+"""
+
+import contextlib
+import dataclasses
+import io
+import os
+import uuid
+
+import pymysql
+import pytest
+
+from ops.context import Context
+from ops.dbsettings import DbSettings
+from ops.migrate import MIGRATIONS_DIR, migrate
+
+# Known pets for lookup tests: edge cases of the lookup rule (docs/lookup-rule.md) included.
+PETS = [
+    ("Fluffy", "Harold", "cat", "f"),
+    ("Rex", "Ana", "dog", "m"),
+    ("Zoë", "Ana", "cat", "f"),  # NFC: U+00EB
+    ("Mr. Whiskers 🐈", "Ana", "cat", "m"),  # 4-byte UTF-8
+    ("a_c", "Ben", "fish", None),  # a LIKE wildcard, literally
+    ("50%", "Ben", "fish", None),
+    ("%41", "Ben", "fish", None),  # looks percent-encoded itself
+    ("a/b", "Ben", "fish", None),
+    ("Tabby ", "Ben", "cat", "f"),  # trailing space, stored on purpose
+    ("O'Brien", "Ben", "dog", "m"),
+    ("Twenty characters!!", "Ben", "dog", "m"),  # exactly 20
+    ("Robert'); DROP TABL", "Ben", "dog", "m"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_credentials(monkeypatch):
+    """No test may reach a real AWS account by accident (moto's advice: set these first)."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def server_settings():
+    """Settings for the test server itself, with no database chosen."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("DB_")}
+    env.setdefault("DB_NAME", "")
+    env.setdefault("DB_USER", "root")
+    env.setdefault("DB_PASSWORD", "")
+    return DbSettings.from_env(env)
+
+
+def admin_connection(settings, database=None):
+    return pymysql.connect(
+        host=settings.host,
+        port=settings.port,
+        user=settings.user,
+        password=settings.password,
+        database=database,
+        charset="utf8mb4",
+        autocommit=True,
+    )
+
+
+@contextlib.contextmanager
+def scratch_database(server_settings):
+    """Create an empty uniquely named database; drop it afterwards whatever happens."""
+    name = f"pets_test_{uuid.uuid4().hex[:12]}"
+    with admin_connection(server_settings) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"  # noqa: S608 -- name is generated above
+        )
+    try:
+        yield dataclasses.replace(server_settings, database=name)
+    finally:
+        with admin_connection(server_settings) as conn, conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def empty_db(server_settings):
+    """A new, empty database for one test (migration tests)."""
+    with scratch_database(server_settings) as settings:
+        yield settings
+
+
+@pytest.fixture(scope="session")
+def pets_db(server_settings):
+    """One migrated database with PETS, shared by the read-only tests of a session."""
+    with scratch_database(server_settings) as settings:
+        migrate(settings, MIGRATIONS_DIR, Context(out=io.StringIO(), err=io.StringIO()))
+        with admin_connection(settings, settings.database) as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO pet (name, owner, species, sex) VALUES (%s, %s, %s, %s)", PETS
+            )
+        yield settings

@@ -1,0 +1,48 @@
+"""Settings come from the environment and never show a password (no I/O)."""
+
+import pytest
+
+from chalicelib.credentials import CredentialsError, get_credentials
+from chalicelib.settings import DbSettings
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_match_the_readme():
+    settings = DbSettings.from_env({})
+    assert (settings.host, settings.port, settings.user, settings.database) == (
+        "127.0.0.1",
+        3306,
+        "root",
+        "pets",
+    )
+    assert settings.auth == "password"
+
+
+def test_reads_every_variable():
+    settings = DbSettings.from_env(
+        {"DB_HOST": "db", "DB_PORT": "3307", "DB_USER": "u", "DB_PASSWORD": "pw",
+         "DB_NAME": "n", "DB_CONNECT_TIMEOUT": "1.5", "DB_RETRY_AFTER": "7"}
+    )  # fmt: skip
+    assert (settings.host, settings.port, settings.user, settings.password) == (
+        "db", 3307, "u", "pw",
+    )  # fmt: skip
+    assert settings.database == "n" and settings.connect_timeout == 1.5
+    assert settings.retry_after == 7
+
+
+def test_repr_hides_the_password():
+    settings = DbSettings.from_env({"DB_PASSWORD": "hunter2-secret"})
+    assert "hunter2-secret" not in repr(settings)
+    assert "***" in repr(settings)
+
+
+def test_password_auth_uses_the_settings():
+    settings = DbSettings.from_env({"DB_USER": "u", "DB_PASSWORD": "pw"})
+    assert get_credentials(settings) == ("u", "pw")
+
+
+def test_unknown_auth_mode_is_a_clear_error():
+    settings = DbSettings.from_env({"DB_AUTH": "kerberos"})
+    with pytest.raises(CredentialsError, match="password, secret or iam"):
+        get_credentials(settings, session_factory=lambda: None)
