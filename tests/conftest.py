@@ -77,9 +77,7 @@ def scratch_database(server_settings):
     """Create an empty uniquely named database; drop it afterwards whatever happens."""
     name = f"pets_test_{uuid.uuid4().hex[:12]}"
     with admin_connection(server_settings) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"  # noqa: S608 -- name is generated above
-        )
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     try:
         yield dataclasses.replace(server_settings, database=name)
     finally:

@@ -17,6 +17,7 @@ import time
 import pymysql
 
 from .credentials import CredentialsError, get_credentials
+from .tls import ssl_options
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def connector(settings, session_factory=None):
 
     def connect():
         user, password = get_credentials(settings, session_factory)
-        ssl = {"ca": settings.ssl_ca} if settings.ssl_ca else None
+        ssl = ssl_options(settings, session_factory)
         return pymysql.connect(
             host=settings.host,
             port=settings.port,
