@@ -40,7 +40,7 @@ def _fake_aws_credentials(monkeypatch):
     """No test may reach a real AWS account by accident (moto's advice: set these first)."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret -- moto's documented fake
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
