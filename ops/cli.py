@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 
+from chalice_app.chalicelib.settings import SettingsError
 from ops.context import Context
 from ops.errors import OpsError
 
@@ -42,6 +43,9 @@ def main(argv=None, ctx=None):
     except OpsError as exc:
         ctx.warn(str(exc))
         return exc.exit_code
+    except SettingsError as exc:
+        ctx.warn(f"ops: {exc}")
+        return 1
     except KeyboardInterrupt:
         ctx.warn("interrupted")
         return 130
