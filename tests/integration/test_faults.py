@@ -163,3 +163,21 @@ def test_unavailable_database_log_names_no_password():
     warning = next(json.loads(line) for line in text.splitlines() if "unavailable" in line)
     assert warning["level"] == "WARNING"
     assert warning["reason"] == "OperationalError(2003)"
+
+
+def test_missing_tls_ca_file_is_503_not_500(pets_db):
+    settings = dataclasses.replace(pets_db, ssl_ca="/nonexistent/rds-ca.pem")
+    with Client(create_app(settings=settings)) as client:
+        assert_unavailable(*timed_get(client))
+
+
+def test_aws_failure_while_connecting_is_503_not_500(pets_db):
+    """Secrets Manager unreachable (here: no such secret, outside moto) must not become a 500."""
+
+    def broken_session():
+        raise RuntimeError("no route to Secrets Manager")
+
+    settings = dataclasses.replace(pets_db, auth="secret", secret_arn="arn:aws:secretsmanager:x")
+    app = create_app(settings=settings, connect=connector(settings, session_factory=broken_session))
+    with Client(app) as client:
+        assert_unavailable(*timed_get(client))
