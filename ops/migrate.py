@@ -41,8 +41,23 @@ def add_parser(subparsers):
         description=(
             "Apply pending migrations from sql/migrations in order, recording each with its "
             "checksum. A second run changes nothing. Refuses to run when an applied file was "
-            "edited. Concurrent runs wait for each other (database lock)."
+            "edited. Concurrent runs wait for each other (database lock). With --stage, the "
+            "same runs on the stage's Aurora cluster from its admin host."
         ),
+    )
+    parser.add_argument(
+        "--stage",
+        choices=("dev", "prod"),
+        help=(
+            "run the migrations on the stage's Aurora cluster instead, through SSM Run Command "
+            "on the stage's admin host, then apply the AWS-only users (docs/migrations.md)"
+        ),
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="with --stage: seconds to wait for the host to finish (default: 900)",
     )
     parser.add_argument("--migrations-dir", type=Path, default=MIGRATIONS_DIR)
     parser.add_argument(
@@ -52,6 +67,10 @@ def add_parser(subparsers):
 
 
 def run(args, ctx):
+    if args.stage:
+        from ops import migrate_remote  # noqa: PLC0415 -- deferred: botocore is not needed locally
+
+        return migrate_remote.run(args, ctx)
     settings = DbSettings.from_env(ctx.env)
     applied = migrate(settings, args.migrations_dir, ctx, lock_timeout=args.lock_timeout)
     if applied:

@@ -1,0 +1,305 @@
+"""``python -m ops migrate --stage S``: the bundle, the exact SSM command, success and failure.
+
+moto serves CloudFormation (stack outputs), S3 (the artifacts bucket), Secrets Manager (a master
+secret whose password must never show up) and SSM SendCommand/GetCommandInvocation (moto runs
+nothing: it records the command and reports every invocation Success with empty output).
+botocore Stubber serves DescribeInstanceInformation (not in moto) and, in the failure test,
+GetCommandInvocation, because moto cannot report a Failed invocation with output.
+"""
+
+import importlib.metadata
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from ops import migrate_remote
+from ops.cli import main
+from tests.conftest import admin_connection
+from tests.support.aws import REGION, FakeClock, SplitClient, create_stack, make_context
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "i-0aaaabbbbccccdddd"
+BUCKET = "pets-artifacts-123456789012"
+PASSWORD = "Sup3r-S3cret-Pa55word"  # fake; the tests check it never leaks
+ENDPOINT = "pets-dev.cluster-abc.us-east-1.rds.amazonaws.com"
+
+
+def test_bundle_holds_what_migrate_imports_and_is_reproducible():
+    files = migrate_remote.bundle_files()
+    for needed in (
+        "requirements-migrate.txt",
+        "ops/__main__.py",
+        "ops/cli.py",
+        "ops/migrate.py",
+        "ops/hostdb.py",
+        "chalice_app/chalicelib/credentials.py",
+        "chalice_app/chalicelib/settings.py",
+        "sql/migrations/0001_create_pet.sql",
+        "sql/aws/users.sql",
+        "sql/aws/developers.txt",
+    ):
+        assert needed in files
+    assert not any(f.startswith(("tests/", "chalice_app/app.py", ".")) for f in files)
+    assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
+    data, digest = migrate_remote.build_bundle()
+    assert migrate_remote.build_bundle() == (data, digest)  # same tree, same bytes and name
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert sorted(archive.namelist()) == files
+        assert archive.read("ops/migrate.py") == (ROOT / "ops/migrate.py").read_bytes()
+
+
+def test_requirements_for_the_host_are_pinned_to_the_tested_versions():
+    pins = {}
+    for line in (ROOT / "requirements-migrate.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"{line} is not pinned with =="
+            pins[name] = version
+    for name, version in pins.items():
+        assert importlib.metadata.version(name) == version, name
+    for needed in ("PyMySQL", "yoyo-migrations", "boto3", "sqlparse"):
+        assert needed in pins
+
+
+def _pinned_site(tmp_path):
+    """A folder with only the pinned distributions (symlinked from this venv) and nothing else."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for line in (ROOT / "requirements-migrate.txt").read_text().splitlines():
+        name = line.split("#", 1)[0].strip().partition("==")[0]
+        if not name:
+            continue
+        dist = importlib.metadata.distribution(name)
+        tops = {Path(str(f)).parts[0] for f in dist.files if not str(f).startswith("..")}
+        for top in tops - {"__pycache__", "bin"}:
+            source = Path(dist.locate_file(top))
+            if source.exists() and not (site / top).exists():
+                (site / top).symlink_to(source)
+    return site
+
+
+@pytest.mark.integration
+def test_bundle_alone_migrates_a_real_database_with_only_the_pinned_packages(tmp_path, empty_db):
+    """What the host does after download: unzip, then `python -m ops migrate` with only the
+    pinned packages importable (``-S``: no site-packages of this venv), on a real database."""
+    data, _ = migrate_remote.build_bundle()
+    app = tmp_path / "app"
+    zipfile.ZipFile(io.BytesIO(data)).extractall(app)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(_pinned_site(tmp_path)),
+        "DB_HOST": empty_db.host,
+        "DB_PORT": str(empty_db.port),
+        "DB_USER": empty_db.user,
+        "DB_PASSWORD": empty_db.password,
+        "DB_NAME": empty_db.database,
+    }
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "ops", "migrate"],
+        cwd=app,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "applying 0001_create_pet.sql" in done.stdout
+    with admin_connection(empty_db, empty_db.database) as conn, conn.cursor() as cursor:
+        cursor.execute("SHOW TABLES LIKE 'pet'")
+        assert cursor.fetchone() == ("pet",)
+
+
+class Stage:
+    """The dev stage in moto: stacks, bucket, secret; SSM split between moto and a Stubber."""
+
+    def __init__(self, stub_invocations=False):
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        self.secret_arn = secrets.create_secret(
+            Name="rds!cluster-abc",
+            SecretString=json.dumps({"username": "admin", "password": PASSWORD}),
+        )["ARN"]
+        create_stack(
+            "pets-dev-infra",
+            {
+                "HostInstanceId": HOST,
+                "DbClusterEndpoint": ENDPOINT,
+                "DbClusterPort": "3306",
+                "DbMasterSecretArn": self.secret_arn,
+            },
+        )
+        create_stack("pets-bootstrap", {"ArtifactsBucket": BUCKET})
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.s3.create_bucket(Bucket=BUCKET)
+        self.moto_ssm = boto3.client("ssm", region_name=REGION)
+        stubbed = boto3.client("ssm", region_name=REGION)
+        self.stub = Stubber(stubbed)
+        operations = {"describe_instance_information"}
+        if stub_invocations:
+            operations.add("get_command_invocation")
+        self.clock = FakeClock()
+        self.ctx = make_context(
+            {
+                "cloudformation": boto3.client("cloudformation", region_name=REGION),
+                "s3": self.s3,
+                "ssm": SplitClient(self.moto_ssm, stubbed, operations),
+            },
+            clock=self.clock,
+        )
+
+    def online(self, status="Online"):
+        self.stub.add_response(
+            "describe_instance_information",
+            {"InstanceInformationList": [{"InstanceId": HOST, "PingStatus": status}]},
+            {"Filters": [{"Key": "InstanceIds", "Values": [HOST]}]},
+        )
+
+    def run(self):
+        with self.stub:
+            code = main(["migrate", "--stage", "dev", "--timeout", "600"], self.ctx)
+        self.stub.assert_no_pending_responses()
+        return code
+
+    def commands(self):
+        return self.moto_ssm.list_commands()["Commands"]
+
+
+@pytest.fixture
+def stage_factory():
+    with mock_aws():
+        yield Stage
+
+
+@pytest.mark.integration
+def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory):
+    stage = stage_factory()
+    stage.online()
+    assert stage.run() == 0
+    stage.online()
+    assert stage.run() == 0  # the same tree again: the bundle is not uploaded twice
+
+    data, digest = migrate_remote.build_bundle()
+    key = f"migrations/{digest}.zip"
+    assert stage.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
+    assert f"uploaded s3://{BUCKET}/{key}" in stage.ctx.out.getvalue()
+    assert f"s3://{BUCKET}/{key} is already there" in stage.ctx.out.getvalue()
+    command = stage.commands()[0]
+    assert command["DocumentName"] == "AWS-RunShellScript"
+    assert command["InstanceIds"] == [HOST]
+    assert command["Parameters"]["executionTimeout"] == ["600"]
+    lines = command["Parameters"]["commands"]
+    assert lines == migrate_remote.remote_script(
+        bucket=BUCKET,
+        key=key,
+        digest=digest,
+        requirements_digest=migrate_remote.requirements_digest(),
+        region=REGION,
+        db_host=ENDPOINT,
+        db_port="3306",
+        secret_arn=stage.secret_arn,
+    )
+    text = "\n".join(lines)
+    assert lines[0] == "set -eu"
+    assert f"{digest}  bundle.zip' | sha256sum --check" in text
+    assert f"s3://{BUCKET}/rds-ca/{REGION}-bundle.pem" in text
+    env_line = next(line for line in lines if line.startswith("export DB_HOST="))
+    assert f"DB_HOST={ENDPOINT} DB_PORT=3306 DB_NAME=pets DB_AUTH=secret" in env_line
+    assert f"DB_SECRET_ARN='{stage.secret_arn}'" in env_line  # quoted: the ARN holds a "!"
+    assert 'DB_SSL_CA="$work/rds-ca.pem"' in env_line
+    assert lines[-3:] == [
+        '"$venv/bin/python" -m ops.hostdb wait',
+        '"$venv/bin/python" -m ops migrate',
+        '"$venv/bin/python" -m ops.hostdb users',
+    ]
+    everything = json.dumps(command, default=str) + stage.ctx.out.getvalue()
+    everything += stage.ctx.err.getvalue()
+    assert PASSWORD not in everything
+    assert "DB_PASSWORD" not in everything
+    assert PASSWORD.encode() not in data
+
+
+@pytest.mark.integration
+def test_migrate_stage_failure_prints_remote_output_and_exits_1(stage_factory):
+    stage = stage_factory(stub_invocations=True)
+    stage.online()
+    stage.stub.add_client_error(
+        "get_command_invocation",
+        service_error_code="InvocationDoesNotExist",
+        http_status_code=400,
+        expected_params={"CommandId": ANY, "InstanceId": HOST},
+    )
+    stage.stub.add_response(
+        "get_command_invocation",
+        {
+            "CommandId": "00000000-0000-0000-0000-000000000000",
+            "InstanceId": HOST,
+            "Status": "Failed",
+            "StatusDetails": "Failed",
+            "ResponseCode": 1,
+            "StandardOutputContent": "migrate: applying 0002_add_column.sql\n",
+            "StandardErrorContent": (
+                "migrate: 0002_add_column.sql failed and was not recorded: Duplicate column "
+                "name 'age'; fix the file and run migrate again (docs/migrations.md)\n"
+            ),
+        },
+        {"CommandId": ANY, "InstanceId": HOST},
+    )
+
+    assert stage.run() == 1
+
+    out, err = stage.ctx.out.getvalue(), stage.ctx.err.getvalue()
+    assert "  migrate: applying 0002_add_column.sql" in out
+    assert err.splitlines()[-1] == (
+        f"migrate: dev migration on {HOST} Failed, exit code 1: migrate: 0002_add_column.sql "
+        "failed and was not recorded: Duplicate column name 'age'; fix the file and run "
+        "migrate again (docs/migrations.md)"
+    )
+
+
+@pytest.mark.integration
+def test_migrate_stage_host_offline_sends_nothing(stage_factory):
+    stage = stage_factory()
+    stage.online("ConnectionLost")
+
+    assert stage.run() == 1
+
+    assert stage.commands() == []
+    assert stage.ctx.err.getvalue() == (
+        f"migrate: cannot run commands on {HOST}: SSM agent is ConnectionLost\n"
+    )
+
+
+@pytest.mark.integration
+def test_migrate_stage_names_missing_outputs(stage_factory):
+    with mock_aws():
+        create_stack("pets-prod-infra", {"HostInstanceId": HOST})
+        ctx = make_context({"cloudformation": boto3.client("cloudformation", region_name=REGION)})
+        assert main(["migrate", "--stage", "prod"], ctx) == 1
+    assert ctx.err.getvalue() == (
+        "stack pets-prod-infra has no output DbClusterEndpoint, DbClusterPort, DbMasterSecretArn\n"
+    )
+
+
+@pytest.mark.integration
+def test_migrate_without_stage_stays_local(empty_db):
+    ctx = make_context(
+        {},  # no AWS client at all: asking for one would raise KeyError
+        env={
+            "DB_HOST": empty_db.host,
+            "DB_PORT": str(empty_db.port),
+            "DB_USER": empty_db.user,
+            "DB_PASSWORD": empty_db.password,
+            "DB_NAME": empty_db.database,
+        },
+    )
+    assert main(["migrate"], ctx) == 0
+    assert "applied 1 migration(s)" in ctx.out.getvalue()
