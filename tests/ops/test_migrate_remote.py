@@ -29,7 +29,7 @@ from tests.support.aws import REGION, FakeClock, SplitClient, create_stack, make
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "i-0aaaabbbbccccdddd"
 BUCKET = "pets-artifacts-123456789012"
-PASSWORD = "Sup3r-S3cret-Pa55word"  # fake; the tests check it never leaks
+PASSWORD = "Sup3r-S3cret-Pa55word"  # pragma: allowlist secret -- fake; must never leak
 ENDPOINT = "pets-dev.cluster-abc.us-east-1.rds.amazonaws.com"
 
 
