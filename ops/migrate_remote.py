@@ -9,7 +9,9 @@ through SSM Run Command (docs/migrations.md compares this with a VPC Lambda and 
    imports) plus ``requirements-migrate.txt`` (every package pinned) into a zip whose bytes
    depend only on the files' paths and contents, so the same tree gives the same SHA-256.
 2. **Upload** it to the artifacts bucket (``pets-bootstrap`` output ``ArtifactsBucket``) as
-   ``migrations/<sha256>.zip``, unless that key is already there.
+   ``migrations/<stage>/<sha256>.zip``, unless that key is already there. The stage prefix is
+   the bucket layout of cloudformation/bootstrap.yaml: a stage's deploy role writes only its
+   own prefix and a stage's host reads only its own.
 3. **Run** ``AWS-RunShellScript`` on the host (``pets-S-infra`` output ``HostInstanceId``), after
    checking it is SSM-managed and Online: download the bundle and check its SHA-256, download
    the RDS CA bundle (``rds-ca/<region>-bundle.pem``, uploaded by deploy-api), make a venv with
@@ -130,7 +132,7 @@ def run(args, ctx):
     )
     (bucket,) = require(stack_outputs(ctx, BOOTSTRAP_STACK), BOOTSTRAP_STACK, "ArtifactsBucket")
     data, digest = build_bundle()
-    key = f"migrations/{digest}.zip"
+    key = f"migrations/{stage}/{digest}.zip"
     upload(ctx, bucket, key, data)
     region = ctx.client("ssm").meta.region_name
     ssm.require_online(ctx, [host], label="migrate")

@@ -188,7 +188,7 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
     assert stage.run() == 0  # the same tree again: the bundle is not uploaded twice
 
     data, digest = migrate_remote.build_bundle()
-    key = f"migrations/{digest}.zip"
+    key = f"migrations/dev/{digest}.zip"
     assert stage.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
     assert f"uploaded s3://{BUCKET}/{key}" in stage.ctx.out.getvalue()
     assert f"s3://{BUCKET}/{key} is already there" in stage.ctx.out.getvalue()
