@@ -102,8 +102,12 @@ def add_parser(subparsers):
 
 def run(args, ctx):
     stack = infra_stack(args.stage)
-    hosts = find_hosts(ctx, stack)
-    ssm.require_online(ctx, hosts, label="patch")
+    try:
+        hosts = find_hosts(ctx, stack)
+        ssm.require_online(ctx, hosts, label="patch")
+    except OpsError as exc:
+        _summary(ctx, args, None, [str(exc)], [])  # the job summary says why nothing ran
+        raise
     result = ssm.send_and_wait(
         ctx,
         DOCUMENT,
@@ -238,16 +242,17 @@ def _report(ctx, args, rows, problems, warnings):
         ctx.warn(f"patch: warning: {line}")
     for line in problems:
         ctx.warn(f"patch: FAILED: {line}")
+    _summary(ctx, args, rows, problems, warnings)
+
+
+def _summary(ctx, args, rows, problems, warnings):
     summary_path = ctx.env.get("GITHUB_STEP_SUMMARY")
     if not summary_path:
         return
     verdict = "failed" if problems else "passed"
-    parts = [
-        f"## Patch {args.operation} on {args.stage}: {verdict}",
-        "",
-        table(rows, markdown=True),
-        "",
-    ]
+    parts = [f"## Patch {args.operation} on {args.stage}: {verdict}", ""]
+    if rows is not None:
+        parts += [table(rows, markdown=True), ""]
     parts += [f"- :x: {p}" for p in problems] + [f"- :warning: {w}" for w in warnings]
     with open(summary_path, "a", encoding="utf-8") as summary:
         summary.write("\n".join(parts).rstrip() + "\n\n")

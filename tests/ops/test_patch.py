@@ -204,8 +204,9 @@ def test_patch_scan_with_missing_patches_is_reported_not_failed(world_factory):
     assert f"{HOST}: 7 missing patch(es); run --operation Install" in world.err
 
 
-def test_patch_instance_offline_fails_before_sending(world_factory):
-    world = world_factory(tagged=1)
+def test_patch_instance_offline_fails_before_sending(world_factory, tmp_path):
+    summary = tmp_path / "summary.md"
+    world = world_factory(tagged=1, env={"GITHUB_STEP_SUMMARY": str(summary)})
     world.online({HOST: "ConnectionLost", world.tagged[0]: None})
 
     assert world.run("--operation", "Install") == 1
@@ -214,6 +215,8 @@ def test_patch_instance_offline_fails_before_sending(world_factory):
     assert f"{HOST}: SSM agent is ConnectionLost" in world.err
     assert f"{world.tagged[0]}: not SSM-managed" in world.err
     assert len(world.err.strip().splitlines()) == 1  # one line, no traceback
+    assert "## Patch Install on dev: failed" in summary.read_text()
+    assert "SSM agent is ConnectionLost" in summary.read_text()
 
 
 def test_patch_invocation_not_visible_yet_is_polled_again(world_factory):
