@@ -81,7 +81,16 @@ def build_bundle(root=ROOT):
 
 
 def remote_script(
-    *, bucket, key, digest, requirements_digest, region, db_host, db_port, secret_arn
+    *,
+    bucket,
+    key,
+    digest,
+    requirements_digest,
+    region,
+    db_host,
+    db_port,
+    secret_arn,
+    venv_root=VENV_ROOT,
 ):
     """The shell lines the host runs (POSIX sh, as AWS-RunShellScript runs them).
 
@@ -103,7 +112,7 @@ def remote_script(
         f"command -v {HOST_PYTHON} >/dev/null 2>&1 || dnf install -y -q {HOST_PYTHON}",
         f"{HOST_PYTHON} -m zipfile -e bundle.zip app",
         # One venv per requirements file, kept between runs: pip only runs when the pins change.
-        f"venv={VENV_ROOT}/venv-{requirements_digest[:16]}",
+        f"venv={q(venv_root)}/venv-{requirements_digest[:16]}",
         'if [ ! -e "$venv/.complete" ]; then',
         f'  rm -rf "$venv" && {HOST_PYTHON} -m venv "$venv"',
         '  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check '

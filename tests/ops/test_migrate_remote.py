@@ -31,6 +31,7 @@ HOST = "i-0aaaabbbbccccdddd"
 BUCKET = "pets-artifacts-123456789012"
 PASSWORD = "Sup3r-S3cret-Pa55word"  # pragma: allowlist secret -- fake; must never leak
 ENDPOINT = "pets-dev.cluster-abc.us-east-1.rds.amazonaws.com"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-abc-Ab12Cd"
 
 
 def test_bundle_holds_what_migrate_imports_and_is_reproducible():
@@ -303,3 +304,96 @@ def test_migrate_without_stage_stays_local(empty_db):
     )
     assert main(["migrate"], ctx) == 0
     assert "applied 1 migration(s)" in ctx.out.getvalue()
+
+
+FAKE_AWS = """#!/bin/sh
+# Stands in for the AWS CLI on the host: `aws s3 cp --only-show-errors s3://BUCKET/KEY DEST`
+# copies $FAKE_S3/BUCKET/KEY. Anything else fails, so an unexpected call shows.
+[ "$1 $2 $3" = "s3 cp --only-show-errors" ] || { echo "fake aws: unexpected $*" >&2; exit 2; }
+cp "$FAKE_S3/${4#s3://}" "$5"
+"""
+
+RECORDING_PYTHON = """#!/bin/sh
+# Stands in for the venv's python: records each call, its folder and what it could see.
+{
+  echo "call: $*"
+  echo "cwd: $(basename "$PWD")"
+  echo "env: $DB_HOST $DB_PORT $DB_NAME $DB_AUTH $DB_SECRET_ARN"
+  [ -s "$DB_SSL_CA" ] && echo "ca: readable"
+  [ -f ops/migrate.py ] && [ -f sql/aws/users.sql ] && echo "bundle: extracted"
+} >> "$CALLS"
+"""
+
+
+def _host(tmp_path, bundle, digest):
+    """A fake host: S3 objects on disk, a fake `aws`, a ready venv whose python records calls."""
+    s3 = tmp_path / "s3" / BUCKET
+    (s3 / "migrations" / "dev").mkdir(parents=True)
+    (s3 / "rds-ca").mkdir()
+    (s3 / "migrations" / "dev" / f"{digest}.zip").write_bytes(bundle)
+    (s3 / "rds-ca" / f"{REGION}-bundle.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(FAKE_AWS)
+    (bin_dir / "aws").chmod(0o755)
+    venv = tmp_path / "venvs" / f"venv-{migrate_remote.requirements_digest()[:16]}"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text(RECORDING_PYTHON)
+    (venv / "bin" / "python").chmod(0o755)
+    (venv / ".complete").touch()
+    script = migrate_remote.remote_script(
+        bucket=BUCKET,
+        key=f"migrations/dev/{digest}.zip",
+        digest=digest,
+        requirements_digest=migrate_remote.requirements_digest(),
+        region=REGION,
+        db_host=ENDPOINT,
+        db_port="3306",
+        secret_arn=SECRET_ARN,
+        venv_root=str(tmp_path / "venvs"),
+    )
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_S3": str(tmp_path / "s3"),
+        "CALLS": str(tmp_path / "calls.log"),
+    }
+    return script, env
+
+
+def _run_sh(script, env):
+    # dash where there is one: AWS-RunShellScript runs the lines with sh, so no bashisms.
+    shell = "/bin/dash" if Path("/bin/dash").exists() else "/bin/sh"
+    return subprocess.run(
+        [shell, "-c", "\n".join(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_remote_script_runs_under_posix_sh_in_order_with_the_right_environment(tmp_path):
+    data, digest = migrate_remote.build_bundle()
+    script, env = _host(tmp_path, data, digest)
+
+    done = _run_sh(script, env)
+
+    assert done.returncode == 0, done.stderr
+    assert f"migrate: bundle {digest[:12]}" in done.stdout
+    calls = (tmp_path / "calls.log").read_text().split("call: ")[1:]
+    assert [c.splitlines()[0] for c in calls] == [
+        "-m ops.hostdb wait",
+        "-m ops migrate",
+        "-m ops.hostdb users",
+    ]
+    for call in calls:
+        assert "cwd: app" in call
+        assert f"env: {ENDPOINT} 3306 pets secret {SECRET_ARN}" in call
+        assert "ca: readable" in call and "bundle: extracted" in call
+
+
+def test_remote_script_refuses_a_bundle_whose_sha256_does_not_match(tmp_path):
+    data, digest = migrate_remote.build_bundle()
+    script, env = _host(tmp_path, data + b"tampered", digest)
+
+    done = _run_sh(script, env)
+
+    assert done.returncode != 0
+    assert "bundle.zip: FAILED" in done.stdout + done.stderr
+    assert not (tmp_path / "calls.log").exists()  # nothing ran
