@@ -4,6 +4,8 @@
 test MariaDB. A recording connection stands in for Aurora and the tests assert the exact SQL.
 """
 
+import dataclasses
+
 import pytest
 
 from ops import hostdb
@@ -86,3 +88,24 @@ def test_apply_users_creates_listed_developers_and_drops_the_others():
 def test_developer_statements_refuse_a_name_that_could_inject_sql():
     with pytest.raises(OpsError):
         hostdb.developer_statements("x'@'%'; DROP USER root", "pets")
+
+
+@pytest.mark.integration
+def test_wait_returns_once_the_real_database_answers(server_settings):
+    said, sleeps = [], []
+    hostdb.wait_for_database(server_settings, 10, said.append, sleep=sleeps.append)
+    assert sleeps == []
+    assert said == [f"wait: the database at {server_settings.host}:{server_settings.port} answers"]
+
+
+@pytest.mark.integration
+def test_wait_retries_until_its_deadline_then_fails_with_one_line(server_settings):
+    closed = dataclasses.replace(server_settings, host="127.0.0.1", port=1)  # refused at once
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    with pytest.raises(OpsError, match=r"wait: no answer from 127.0.0.1:1 in 30 s"):
+        hostdb.wait_for_database(closed, 30, lambda _: None, sleep=sleep, clock=lambda: now[0])
+    assert now[0] == 30
