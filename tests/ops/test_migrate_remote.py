@@ -31,7 +31,7 @@ HOST = "i-0aaaabbbbccccdddd"
 BUCKET = "pets-artifacts-123456789012"
 PASSWORD = "Sup3r-S3cret-Pa55word"  # pragma: allowlist secret -- fake; must never leak
 ENDPOINT = "pets-dev.cluster-abc.us-east-1.rds.amazonaws.com"
-SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-abc-Ab12Cd"
+MASTER_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-abc-Ab12Cd"
 
 
 def test_bundle_holds_what_migrate_imports_and_is_reproducible():
@@ -214,7 +214,7 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
     assert f"s3://{BUCKET}/rds-ca/{REGION}-bundle.pem" in text
     env_line = next(line for line in lines if line.startswith("export DB_HOST="))
     assert f"DB_HOST={ENDPOINT} DB_PORT=3306 DB_NAME=pets DB_AUTH=secret" in env_line
-    assert f"DB_SECRET_ARN='{stage.secret_arn}'" in env_line  # quoted: the ARN holds a "!"
+    assert f"DB_MASTER_ARN='{stage.secret_arn}'" in env_line  # quoted: the ARN holds a "!"
     assert 'DB_SSL_CA="$work/rds-ca.pem"' in env_line
     assert lines[-3:] == [
         '"$venv/bin/python" -m ops.hostdb wait',
@@ -318,7 +318,7 @@ RECORDING_PYTHON = """#!/bin/sh
 {
   echo "call: $*"
   echo "cwd: $(basename "$PWD")"
-  echo "env: $DB_HOST $DB_PORT $DB_NAME $DB_AUTH $DB_SECRET_ARN"
+  echo "env: $DB_HOST $DB_PORT $DB_NAME $DB_AUTH $DB_MASTER_ARN"
   [ -s "$DB_SSL_CA" ] && echo "ca: readable"
   [ -f ops/migrate.py ] && [ -f sql/aws/users.sql ] && echo "bundle: extracted"
 } >> "$CALLS"
@@ -349,7 +349,7 @@ def _host(tmp_path, bundle, digest):
         region=REGION,
         db_host=ENDPOINT,
         db_port="3306",
-        secret_arn=SECRET_ARN,
+        secret_arn=MASTER_ARN,
         venv_root=str(tmp_path / "venvs"),
     )
     env = {
@@ -384,7 +384,7 @@ def test_remote_script_runs_under_posix_sh_in_order_with_the_right_environment(t
     ]
     for call in calls:
         assert "cwd: app" in call
-        assert f"env: {ENDPOINT} 3306 pets secret {SECRET_ARN}" in call
+        assert f"env: {ENDPOINT} 3306 pets secret {MASTER_ARN}" in call
         assert "ca: readable" in call and "bundle: extracted" in call
 
 
