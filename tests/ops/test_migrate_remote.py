@@ -214,7 +214,7 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
     assert f"s3://{BUCKET}/rds-ca/{REGION}-bundle.pem" in text
     env_line = next(line for line in lines if line.startswith("export DB_HOST="))
     assert f"DB_HOST={ENDPOINT} DB_PORT=3306 DB_NAME=pets DB_AUTH=secret" in env_line
-    assert f"DB_MASTER_ARN='{stage.secret_arn}'" in env_line  # quoted: the ARN holds a "!"
+    assert f"DB_SECRET_ARN='{stage.secret_arn}'" in env_line  # quoted: the ARN holds a "!"
     assert 'DB_SSL_CA="$work/rds-ca.pem"' in env_line
     assert lines[-3:] == [
         '"$venv/bin/python" -m ops.hostdb wait',
@@ -318,7 +318,7 @@ RECORDING_PYTHON = """#!/bin/sh
 {
   echo "call: $*"
   echo "cwd: $(basename "$PWD")"
-  echo "env: $DB_HOST $DB_PORT $DB_NAME $DB_AUTH $DB_MASTER_ARN"
+  echo "env: $DB_HOST $DB_PORT $DB_NAME $DB_AUTH $DB_SECRET_ARN"
   [ -s "$DB_SSL_CA" ] && echo "ca: readable"
   [ -f ops/migrate.py ] && [ -f sql/aws/users.sql ] && echo "bundle: extracted"
 } >> "$CALLS"
