@@ -182,6 +182,9 @@ def stage_factory():
 
 @pytest.mark.integration
 def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory):
+    """Success path. moto: stacks, S3, Secrets Manager, SendCommand, GetCommandInvocation. Stubber:
+    DescribeInstanceInformation (not in moto).
+    """
     stage = stage_factory()
     stage.online()
     assert stage.run() == 0
@@ -230,6 +233,9 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
 
 @pytest.mark.integration
 def test_migrate_stage_failure_prints_remote_output_and_exits_1(stage_factory):
+    """Failure path. moto: stacks, S3, SendCommand. Stubber: DescribeInstanceInformation,
+    GetCommandInvocation (InvocationDoesNotExist, then Failed with output: moto cannot fail).
+    """
     stage = stage_factory(stub_invocations=True)
     stage.online()
     stage.stub.add_client_error(
@@ -268,6 +274,9 @@ def test_migrate_stage_failure_prints_remote_output_and_exits_1(stage_factory):
 
 @pytest.mark.integration
 def test_migrate_stage_host_offline_sends_nothing(stage_factory):
+    """moto: stacks, S3, SendCommand history. Stubber: DescribeInstanceInformation
+    (ConnectionLost).
+    """
     stage = stage_factory()
     stage.online("ConnectionLost")
 
@@ -281,6 +290,7 @@ def test_migrate_stage_host_offline_sends_nothing(stage_factory):
 
 @pytest.mark.integration
 def test_migrate_stage_names_missing_outputs(stage_factory):
+    """moto: CloudFormation only."""
     with mock_aws():
         create_stack("pets-prod-infra", {"HostInstanceId": HOST})
         ctx = make_context({"cloudformation": boto3.client("cloudformation", region_name=REGION)})

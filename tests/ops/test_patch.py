@@ -154,6 +154,10 @@ def world_factory():
 
 
 def test_patch_install_all_compliant_reports_table_and_summary(world_factory, tmp_path):
+    """All compliant after Install. moto: stack, SendCommand. Stubber: DescribeInstanceInformation
+    (twice: before, and Online again after), GetCommandInvocation (PatchLinux step),
+    DescribeInstancePatchStates.
+    """
     summary = tmp_path / "summary.md"
     world = world_factory(env={"GITHUB_STEP_SUMMARY": str(summary)})
     world.online()
@@ -180,6 +184,9 @@ def test_patch_install_all_compliant_reports_table_and_summary(world_factory, tm
 
 
 def test_patch_install_one_failed_patch_exits_1(world_factory):
+    """One failed patch after Install fails the run. moto: stack, SendCommand. Stubber:
+    DescribeInstanceInformation, GetCommandInvocation, DescribeInstancePatchStates.
+    """
     world = world_factory()
     world.online()
     world.invocation(HOST, "Success")
@@ -193,6 +200,9 @@ def test_patch_install_one_failed_patch_exits_1(world_factory):
 
 
 def test_patch_scan_with_missing_patches_is_reported_not_failed(world_factory):
+    """Missing patches after a Scan are a warning. moto: stack, SendCommand. Stubber:
+    DescribeInstanceInformation, GetCommandInvocation, DescribeInstancePatchStates.
+    """
     world = world_factory()
     world.online()
     world.invocation(HOST, "Success")
@@ -205,6 +215,9 @@ def test_patch_scan_with_missing_patches_is_reported_not_failed(world_factory):
 
 
 def test_patch_instance_offline_fails_before_sending(world_factory, tmp_path):
+    """Instance offline (and one not SSM-managed): nothing is sent. moto: stack, EC2 tag,
+    SendCommand history. Stubber: DescribeInstanceInformation.
+    """
     summary = tmp_path / "summary.md"
     world = world_factory(tagged=1, env={"GITHUB_STEP_SUMMARY": str(summary)})
     world.online({HOST: "ConnectionLost", world.tagged[0]: None})
@@ -220,6 +233,10 @@ def test_patch_instance_offline_fails_before_sending(world_factory, tmp_path):
 
 
 def test_patch_invocation_not_visible_yet_is_polled_again(world_factory):
+    """Invocation not visible yet: InvocationDoesNotExist is polled again. moto: stack,
+    SendCommand. Stubber: DescribeInstanceInformation, GetCommandInvocation (moto cannot answer
+    InvocationDoesNotExist then InProgress), DescribeInstancePatchStates.
+    """
     world = world_factory()
     world.online()
     world.not_visible(HOST)
@@ -235,6 +252,10 @@ def test_patch_invocation_not_visible_yet_is_polled_again(world_factory):
 
 
 def test_patch_timeout_is_ours_not_a_100_second_waiter(world_factory):
+    """Timeout: our own deadline, well past 100 s, on a fake clock. moto: stack, SendCommand.
+    Stubber: DescribeInstanceInformation, GetCommandInvocation (moto never reports InProgress),
+    DescribeInstancePatchStates.
+    """
     world = world_factory()
     world.online()
     # --timeout 300 with a 5 s poll: the first look plus one per sleep, until 300 s have passed.
@@ -249,6 +270,10 @@ def test_patch_timeout_is_ours_not_a_100_second_waiter(world_factory):
 
 
 def test_patch_no_reboot_leaves_reboot_pending_as_warning(world_factory):
+    """Reboot pending after Install --no-reboot: a warning, and no Online re-check. moto: stack,
+    SendCommand. Stubber: DescribeInstanceInformation, GetCommandInvocation,
+    DescribeInstancePatchStates.
+    """
     world = world_factory()
     world.online()
     world.invocation(HOST, "Success")
@@ -264,6 +289,9 @@ def test_patch_no_reboot_leaves_reboot_pending_as_warning(world_factory):
 
 
 def test_patch_host_not_online_again_after_reboot_fails(world_factory):
+    """Not Online again within 10 minutes after a reboot fails the run. moto: stack, SendCommand.
+    Stubber: DescribeInstanceInformation, GetCommandInvocation, DescribeInstancePatchStates.
+    """
     world = world_factory()
     world.online()
     world.invocation(HOST, "Success")
@@ -277,6 +305,10 @@ def test_patch_host_not_online_again_after_reboot_fails(world_factory):
 
 
 def test_patch_several_hosts_one_failing(world_factory, tmp_path):
+    """Several hosts (stack output + Patch Group tag), one failing. moto: stack, EC2 tags,
+    SendCommand. Stubber: DescribeInstanceInformation, GetCommandInvocation (moto cannot fail
+    one host), DescribeInstancePatchStates.
+    """
     summary = tmp_path / "summary.md"
     world = world_factory(tagged=2, env={"GITHUB_STEP_SUMMARY": str(summary)})
     bad = world.tagged[1]
@@ -300,6 +332,7 @@ def test_patch_several_hosts_one_failing(world_factory, tmp_path):
 
 
 def test_patch_missing_stack_is_one_line(world_factory):
+    """No infra stack: one line. moto: CloudFormation only; no SSM call is made."""
     with mock_aws():
         ctx = make_context(
             {"cloudformation": boto3.client("cloudformation", region_name=REGION)},

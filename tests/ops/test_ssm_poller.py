@@ -34,6 +34,7 @@ def aws():
 
 
 def test_moto_success_for_every_host_without_sleeping():
+    """moto only: SendCommand and GetCommandInvocation, every host Success at the first look."""
     with mock_aws():
         clock = FakeClock()
         ctx = make_context({"ssm": boto3.client("ssm", region_name=REGION)}, clock=clock)
@@ -48,6 +49,9 @@ def test_moto_success_for_every_host_without_sleeping():
 
 
 def test_never_visible_ends_at_our_deadline_not_a_waiter_limit(aws):
+    """moto: SendCommand. Stubber: GetCommandInvocation answering InvocationDoesNotExist until the
+    deadline.
+    """
     ctx, stub, clock, _ = aws
     for _ in range(int(900 / 5) + 1):
         stub.add_client_error(
@@ -66,6 +70,7 @@ def test_never_visible_ends_at_our_deadline_not_a_waiter_limit(aws):
 
 
 def test_other_errors_fail_with_one_line(aws):
+    """moto: SendCommand. Stubber: GetCommandInvocation AccessDeniedException."""
     ctx, stub, _, _ = aws
     stub.add_client_error(
         "get_command_invocation",
@@ -80,6 +85,7 @@ def test_other_errors_fail_with_one_line(aws):
 
 
 def test_send_command_refused_is_one_line():
+    """Stubber: SendCommand refused (moto accepts any instance id)."""
     with mock_aws():
         client = boto3.client("ssm", region_name=REGION)
         ctx = make_context({"ssm": client})
