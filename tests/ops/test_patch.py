@@ -13,7 +13,7 @@ import datetime
 
 import boto3
 import pytest
-from botocore.stub import ANY
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from ops.cli import main
@@ -50,8 +50,6 @@ class PatchWorld:
         self.hosts = [HOST, *self.tagged]
         self.moto_ssm = boto3.client("ssm", region_name=REGION)
         stubbed = boto3.client("ssm", region_name=REGION)
-        from botocore.stub import Stubber  # noqa: PLC0415 -- kept next to the client it wraps
-
         self.stub = Stubber(stubbed)
         self.clock = FakeClock()
         self.ssm = SplitClient(self.moto_ssm, stubbed, STUBBED)
