@@ -19,6 +19,9 @@ the run with one line (``OpsError``).
 
 Drift detection only covers what the template declares: a property the template leaves at its
 default, or a resource created by hand beside the stack, is not reported.
+
+Tests (tests/ops/test_drift.py) drive a real botocore client through botocore's Stubber, because
+moto implements none of the three drift APIs.
 """
 
 from dataclasses import dataclass, field
