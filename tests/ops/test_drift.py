@@ -41,7 +41,7 @@ class StubbedSession:
     def __init__(self, client):
         self._client = client
 
-    def client(self, service):
+    def client(self, service, **kwargs):  # kwargs: e.g. the retry Config a Context may pass
         assert service == "cloudformation"
         return self._client
 

@@ -13,6 +13,7 @@ The workflow tests share these helpers:
   ``<Owner>``/``<Repo>`` standing for the bootstrap parameters.
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -100,9 +101,26 @@ def possible_values(workflow, job, text):
                 ((dispatch.get("inputs") or {}).get(m.group(1)) or {}).get("options", [])
             )
         elif m := re.fullmatch(r"matrix\.([\w-]+)", part):
-            values += list(matrix.get(m.group(1), []))
+            values += _matrix_values(dispatch, matrix.get(m.group(1), []))
         else:
             raise AssertionError(f"cannot tell which values {text!r} takes")
+    return values
+
+
+def _matrix_values(dispatch, axis):
+    """A matrix axis: a list, or an expression such as ``fromJSON(github.event_name ==
+    'schedule' && '["dev", "prod"]' || format('["{0}"]', inputs.x))``, whose values are the
+    JSON list literals it contains and the options of the inputs it names."""
+    if isinstance(axis, list):
+        return axis
+    values = []
+    for literal in re.findall(r"'(\[[^']*\])'", axis):
+        if not re.search(r"\{\d+\}", literal):  # skip format() templates such as '["{0}"]'
+            values += json.loads(literal)
+    for name in re.findall(r"inputs\.([\w-]+)", axis):
+        values += list(((dispatch.get("inputs") or {}).get(name) or {}).get("options", []))
+    if not values:
+        raise AssertionError(f"cannot tell which values the matrix axis {axis!r} takes")
     return values
 
 

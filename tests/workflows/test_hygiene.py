@@ -33,7 +33,8 @@ from tests.workflows.model import (
 FILES = workflow_files()
 IDS = [path.name for path in FILES]
 PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+\s*$")
-ALLOWED_RUN = re.compile(r"^(make|python -m ops)( [\w./=:,\"$-]+)*$")
+# `.venv/bin/python -m ops` is `python -m ops` with the interpreter `make venv` prepared.
+ALLOWED_RUN = re.compile(r"^(make|(\.venv/bin/)?python -m ops)( [\w./=:,\"$-]+)*$")
 SHELL_LOGIC = re.compile(r"[;&|<>`]|\$\(|\$\{\{")
 
 
