@@ -8,9 +8,12 @@ import pytest
 from ops import stages
 from tests.workflows.model import (
     ROOT,
+    environment_name,
     load_template,
     load_workflow,
     make_targets,
+    output_role,
+    role_step,
     run_lines,
     steps,
     workflow_files,
@@ -103,3 +106,34 @@ def test_bootstrap_exports_a_deploy_role_and_an_execution_role_per_stage():
     for stage in stages.STAGES:
         assert f"pets-cfn-exec-{stage}" in names
     assert "role/pets-cfn-exec-$(STAGE)" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.skipif(
+    not (ROOT / "cloudformation" / "bootstrap.yaml").exists(),
+    reason="cloudformation/bootstrap.yaml is not on this branch yet (written in parallel)",
+)
+def test_requested_session_lengths_fit_the_roles():
+    """AssumeRoleWithWebIdentity fails outright if a job asks for more than the role allows."""
+    template = load_template(ROOT / "cloudformation" / "bootstrap.yaml")
+
+    def allowed(output):
+        role = template["Resources"][output_role(template, output)]
+        return role["Properties"].get("MaxSessionDuration", 3600)
+
+    checked = 0
+    for path in workflow_files():
+        for name, job in load_workflow(path)["jobs"].items():
+            step = role_step(job)
+            if step is None:
+                continue
+            asked = int(step["with"].get("role-duration-seconds", 3600))
+            env = environment_name(job)
+            outputs = (
+                [f"DeployRoleArn{s.capitalize()}" for s in stages.STAGES]
+                if env
+                else ["PlanRoleArn"]
+            )
+            for output in outputs:
+                assert asked <= allowed(output), f"{path.name}:{name} asks {asked} s of {output}"
+                checked += 1
+    assert checked
