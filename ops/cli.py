@@ -15,6 +15,7 @@ from ops.errors import OpsError
 
 COMMANDS = [
     "ops.migrate",
+    "ops.package_api",
     "ops.patch",
     "ops.run_local",
 ]
