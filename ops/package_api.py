@@ -104,28 +104,9 @@ def package(stage, out, ctx, chalice=None):
 
 
 def load_template(path):
-    """Load a CloudFormation YAML template, keeping short-form intrinsics as ``Fn::`` dicts."""
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 -- a SafeLoader subclass
-
-
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _intrinsic(loader, suffix, node):
-    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
+    """Load the packaged template. Chalice writes it with ``yaml.safe_dump``, so every
+    intrinsic is in its long form (``Fn::Sub``, ``Ref``) and no custom tag needs a loader."""
+    return yaml.safe_load(path.read_text())
 
 
 def check_packaged(template):
