@@ -206,6 +206,14 @@ def test_serverless_v2_pauses_at_zero_by_default_on_an_engine_that_supports_it(i
     assert not pattern.fullmatch("8.0.mysql_aurora.3.07.1")
 
 
+def test_idle_connections_close_before_they_could_keep_a_paused_cluster_awake(infra):
+    instance = props(infra, "DbInstance")
+    assert instance["DBParameterGroupName"] == {"Ref": "DbParameterGroup"}
+    timeout = int(props(infra, "DbParameterGroup")["Parameters"]["wait_timeout"])
+    pause_after = infra["Parameters"]["DbSecondsUntilAutoPause"]["Default"]
+    assert timeout <= pause_after
+
+
 def test_patch_baseline_approves_security_and_bugfix_critical_after_the_parameter(infra):
     baseline = props(infra, "PatchBaseline")
     assert baseline["OperatingSystem"] == "AMAZON_LINUX_2023"
