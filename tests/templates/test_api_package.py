@@ -4,6 +4,9 @@ These run the real ``chalice package`` once per session (offline: the fixture re
 variable) and assert what the merge must wire: the Lambda in the private subnets with the API
 security group, the database settings from the infra stack's exports, a role that can connect as
 pets_api and nothing else, tracing, logs with retention, alarms and reserved concurrency.
+
+Marked ``integration``, not ``unit`` like the other template tests: the session fixture runs the
+real Chalice packager as a subprocess, which may fetch the Lambda's wheels from PyPI once.
 """
 
 import io
@@ -18,7 +21,7 @@ from ops.package_api import check_packaged
 
 from .helpers import chalice_config, statements
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 def _import(name):
