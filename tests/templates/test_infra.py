@@ -132,7 +132,10 @@ def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra
     assert granted["secretsmanager:GetSecretValue"] == {
         "Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]
     }
-    assert granted["s3:GetObject"]["Fn::Sub"][0].endswith("/migrations/${Stage}/*")
+    keys = sorted(
+        resource["Fn::Sub"][0].split(":::${Bucket}/")[1] for resource in granted["s3:GetObject"]
+    )
+    assert keys == ["migrations/${Stage}/*", "rds-ca/*"]
 
 
 def test_host_and_patch_baseline_share_the_patch_group(infra):
