@@ -305,3 +305,18 @@ def test_every_output_is_described_and_exported_under_the_stack_name(name):
 def test_templates_fit_in_a_create_stack_call(name):
     """CloudFormation takes at most 51,200 bytes of TemplateBody; more needs an S3 upload."""
     assert len((TEMPLATES / name).read_bytes()) <= 51_200
+
+
+@pytest.mark.parametrize("name", [*ALL_TEMPLATES, "api/merge.yaml"])
+def test_every_checkov_skip_is_inline_and_says_why(name):
+    template = load(name)
+    skips = [
+        (resource_name, skip)
+        for resource_name, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    for resource_name, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (resource_name, skip)
+        assert len(skip.get("comment", "").split()) >= 8, (
+            f"{resource_name}: {skip['id']} needs a reason"
+        )
