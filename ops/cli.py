@@ -14,6 +14,7 @@ from ops.context import Context
 from ops.errors import OpsError
 
 COMMANDS = [
+    "ops.drift",
     "ops.migrate",
     "ops.package_api",
     "ops.patch",
