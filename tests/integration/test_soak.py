@@ -25,6 +25,7 @@ from tests.unit.test_logs import FakeLambdaContext, proxy_event
 pytestmark = pytest.mark.integration
 
 THREADS = 8
+KILL_EVERY = 100  # lookups between two kills
 LOOKUPS = int(os.environ.get("SOAK_LOOKUPS", "20000"))
 EXPECTED = {name: {"name": name, "owner": owner, "species": species}
             for name, owner, species, _ in PETS}  # fmt: skip
@@ -45,40 +46,35 @@ def test_soak_eight_warm_containers_with_random_kills(pets_db):
     apps = [create_app(settings=pets_db) for _ in range(THREADS)]
     per_thread = LOOKUPS // THREADS
     results = [[] for _ in range(THREADS)]
-    stop = threading.Event()
     kills = []
 
     def container(index):
+        # Each thread is a warm container; about one lookup in KILL_EVERY it also has the server
+        # kill a random connection to the test database (its own or another container's),
+        # which lands while the other containers are mid-request.
         app, rng = apps[index], random.Random(index)
         names = list(EXPECTED)
-        for _ in range(per_thread):
-            name = rng.choice(names)
-            response = app(ENCODED[name], FakeLambdaContext())
-            body = json.loads(response["body"])
-            results[index].append((response["statusCode"], name, body))
-
-    def killer():
-        rng = random.Random(99)
         with admin_connection(pets_db) as admin, admin.cursor() as cursor:
-            while not stop.wait(0.005):
-                victims = our_connections(pets_db)
-                if victims:
-                    victim = rng.choice(victims)
-                    try:
-                        cursor.execute("KILL CONNECTION %s", (victim,))
-                        kills.append(victim)
-                    except pymysql.err.OperationalError:
-                        pass  # it ended on its own in the meantime
+            for _ in range(per_thread):
+                name = rng.choice(names)
+                response = app(ENCODED[name], FakeLambdaContext())
+                body = json.loads(response["body"])
+                results[index].append((response["statusCode"], name, body))
+                if rng.random() < 1 / KILL_EVERY:
+                    victims = our_connections(pets_db)
+                    if victims:
+                        victim = rng.choice(victims)
+                        try:
+                            cursor.execute("KILL CONNECTION %s", (victim,))
+                            kills.append(victim)
+                        except pymysql.err.OperationalError:
+                            pass  # it ended on its own in the meantime
 
     threads = [threading.Thread(target=container, args=(i,)) for i in range(THREADS)]
-    killer_thread = threading.Thread(target=killer)
-    killer_thread.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    stop.set()
-    killer_thread.join()
 
     answers = [r for per in results for r in per]
     assert len(answers) == per_thread * THREADS
@@ -87,7 +83,9 @@ def test_soak_eight_warm_containers_with_random_kills(pets_db):
     unavailable = sum(1 for status, _, _ in answers if status == 503)
     assert wrong == []
     assert unavailable <= len(answers) * 0.001, f"{unavailable} 503s of {len(answers)}"
-    assert len(kills) > 20, "the killer hardly ran: the soak proved nothing"
+    assert len(kills) >= LOOKUPS // KILL_EVERY // 2, (
+        "the killer hardly ran: the soak proved nothing"
+    )
     print(f"soak: {len(answers)} lookups, {len(kills)} kills, {unavailable} 503s")
     # No leaked connections: once each container closes its one connection, none is left.
     for app in apps:
