@@ -9,12 +9,19 @@ import argparse
 import importlib
 import sys
 
+from ops import awserrors
 from ops.context import Context
 from ops.errors import OpsError
 
+# "ops.patch" (the name `patch` is reserved for it) comes with the host-patching work (issue 6).
 COMMANDS = [
     "ops.migrate",
     "ops.run_local",
+    "ops.stack_deploy",
+    "ops.plan",
+    "ops.deploy_api",
+    "ops.smoke",
+    "ops.destroy",
 ]
 
 
@@ -27,7 +34,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(prog="python -m ops", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(
-        title="commands", metavar="COMMAND", required=True, parser_class=_Parser
+        title="commands",
+        metavar="COMMAND",
+        dest="command_name",
+        required=True,
+        parser_class=_Parser,
     )
     for name in COMMANDS:
         importlib.import_module(name).add_parser(subparsers)
@@ -40,7 +51,10 @@ def main(argv=None, ctx=None):
     try:
         return args.command(args, ctx) or 0
     except OpsError as exc:
-        ctx.warn(str(exc))
+        message = str(exc)
+        if not message.startswith(f"{args.command_name}:"):
+            message = f"{args.command_name}: {message}"
+        ctx.warn(message)
         return exc.exit_code
     except KeyboardInterrupt:
         ctx.warn("interrupted")
@@ -48,6 +62,10 @@ def main(argv=None, ctx=None):
     except Exception as exc:  # the CLI's last line of defence: one line, not a traceback
         if ctx.env.get("OPS_DEBUG") == "1":
             raise
+        message = awserrors.describe(exc)
+        if message is not None:
+            ctx.warn(f"{args.command_name}: {message}")
+            return 1
         ctx.warn(f"ops: unexpected {type(exc).__name__}: {exc} (OPS_DEBUG=1 shows the traceback)")
         return 1
 
