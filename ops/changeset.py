@@ -30,6 +30,10 @@ CHANGE_SET_TIMEOUT = 900  # seconds; SAM transforms of large templates can take 
 CHANGE_SET_POLL = 2
 
 
+class ChangeSetFailed(OpsError):
+    """CloudFormation refused the change set (not a local problem with the inputs)."""
+
+
 @dataclass(frozen=True)
 class StackSpec:
     """Everything needed to deploy one stack: the ``stack-deploy`` flags as data."""
@@ -144,7 +148,7 @@ def create(ctx, spec, stack, template_text, template, purpose="deploy"):
         if any(text in reason for text in awserrors.NO_UPDATES):
             result.empty, result.reason, result.arn = True, reason, None
             return result
-        raise OpsError(f"the change set for {spec.name} failed: {reason}")
+        raise ChangeSetFailed(f"the change set for {spec.name} failed: {reason}")
     result.changes = _changes(cf, result.arn, described)
     return result
 

@@ -9,15 +9,16 @@ The API stack needs its code in S3 to be planned (a change set cannot read ``./d
 so the artifact is uploaded content-addressed, exactly as ``deploy-api`` would, and deploying the
 same build later reuses that object.
 
-A stack whose change set cannot be made fails the plan (exit 1), except when a stack before it
-has changes: the API stack importing an infra output that only the pending infra change creates
-cannot be planned until infra is deployed, and the report says so instead of failing.
+A stack that cannot be planned fails the plan (exit 1), except when CloudFormation refuses its
+change set while a stack before it has changes: the API stack importing an infra output that only
+the pending infra change creates cannot be planned until infra is deployed, and the report says
+so instead of failing. Local problems (a missing package, an invalid template) always fail.
 """
 
 import dataclasses
 from pathlib import Path
 
-from ops import artifacts, changeset, stages, summary
+from ops import artifacts, awserrors, changeset, stages, summary
 from ops.changeset import StackSpec
 from ops.errors import OpsError
 
@@ -59,12 +60,13 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
     for target in stages.stacks(stage, root):
         try:
             section, changed = _plan_stack(quiet, cf, target, bucket)
-        except OpsError as exc:
+        except changeset.ChangeSetFailed as exc:
             section, changed = _failed(target, str(exc), earlier_changes), False
             ok = ok and earlier_changes
+        except OpsError as exc:  # a local problem (template, package, parameters): never blocked
+            section, changed = _failed(target, str(exc), False), False
+            ok = False
         except Exception as exc:
-            from ops import awserrors  # noqa: PLC0415 -- only on the error path
-
             message = awserrors.describe(exc)
             if message is None:
                 raise

@@ -221,7 +221,7 @@ def _resource_ids(cf, stack_id):
         resources = cf.describe_stack_resources(StackName=stack_id)["StackResources"]
     except Exception:  # noqa: BLE001 -- only the progress count needs this; it can start at 0
         return set()
-    return {r["LogicalResourceId"] for r in resources}
+    return {r.get("LogicalResourceId") for r in resources} - {None}
 
 
 def raise_failure(ctx, name, stack, follower):

@@ -19,7 +19,7 @@ from tests.support.apistack import PEM, SAM_TEMPLATE, make_package
 pytestmark = [
     pytest.mark.integration,
     # moto skips the SAM function of the stand-in package, as its docstring says.
-    pytest.mark.filterwarnings("ignore:Tried to parse AWS::Serverless::Function"),
+    pytest.mark.filterwarnings("ignore:Tried to parse AWS"),
 ]
 
 

@@ -1,0 +1,141 @@
+"""plan and destroy against moto in-process, with stand-in templates (tests/support/apistack.py)."""
+
+import json
+
+import boto3
+import pytest
+
+from ops.cli import main
+from ops.destroy import destroy
+from ops.errors import OpsError
+from ops.plan import plan
+from tests.support.apistack import SAM_TEMPLATE, make_infra, make_package
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:Tried to parse AWS"),
+]
+
+
+def cf():
+    return boto3.client("cloudformation", region_name="us-east-1")
+
+
+@pytest.fixture
+def repo(aws, tmp_path):
+    """A repository root with the infra template and a packaged API, and a bootstrapped account."""
+    make_infra(tmp_path)
+    make_package(tmp_path)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")
+    cf().create_stack(
+        StackName="pets-bootstrap",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {"ArtifactsBucket": {"Value": "artifacts"}},
+            }
+        ),
+    )
+    return tmp_path
+
+
+def test_plan_of_a_new_stage_reports_both_stacks_and_deploys_nothing(ctx, repo):
+    code = main(["plan", "--stage", "dev", "--root", str(repo)], ctx)
+    assert code == 0, ctx.output.stderr
+    report = ctx.output.stdout
+    assert report.startswith("## Plan for stage `dev`")
+    assert "### `pets-dev-infra`: create, 1 change(s)" in report
+    assert "| Add | `Events` | AWS::SQS::Queue | - |" in report
+    assert "### `pets-dev-api`: create, 2 change(s)" in report
+    assert "| Add | `APIHandler` | AWS::Serverless::Function | - |" in report
+    assert report in ctx.summary_path.read_text()  # the same report in the job summary
+    assert "uploaded deployment.zip" in ctx.output.stderr  # progress stays off stdout
+    # Nothing executed, no change set left behind.
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    assert "QueueUrls" not in sqs.list_queues()
+    for name in ("pets-dev-infra", "pets-dev-api"):
+        assert cf().list_change_sets(StackName=name)["Summaries"] == []
+
+
+def test_plan_of_a_deployed_unchanged_stage_says_no_changes(ctx, repo):
+    cf().create_stack(
+        StackName="pets-dev-infra",
+        TemplateBody=(repo / "cloudformation" / "infra.yaml").read_text(),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+    )
+    report, ok = plan(ctx, "dev", root=repo)
+    assert ok
+    assert "### `pets-dev-infra`: no changes" in report
+    assert "### `pets-dev-api`: create" in report
+
+
+def test_plan_reports_a_missing_package_and_fails(ctx, repo):
+    (repo / "build" / "api" / "sam.yaml").unlink()
+    report, ok = plan(ctx, "dev", root=repo)
+    assert not ok
+    assert "### `pets-dev-api`: plan failed" in report
+    assert "run make package first" in report
+
+
+def test_plan_of_a_stack_in_rollback_complete_says_it_will_be_recreated(ctx, repo):
+    from moto.cloudformation.models import cloudformation_backends  # noqa: PLC0415 -- moto's internals, this test only
+    from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 -- as above
+
+    cf().create_stack(
+        StackName="pets-dev-infra",
+        TemplateBody=(repo / "cloudformation" / "infra.yaml").read_text(),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+    )
+    # moto cannot fail a creation; set the state a failed creation leaves.
+    backend = cloudformation_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    next(
+        s for s in backend.stacks.values() if s.name == "pets-dev-infra"
+    ).status = "ROLLBACK_COMPLETE"
+    report, _ = plan(ctx, "dev", root=repo)
+    assert "### `pets-dev-infra`: delete and create again" in report
+    assert "| Add | `Events` | AWS::SQS::Queue | - |" in report
+
+
+def test_destroy_deletes_api_then_infra(ctx, repo):
+    for name, body in [
+        ("pets-dev-infra", (repo / "cloudformation" / "infra.yaml").read_text()),
+        ("pets-dev-api", SAM_TEMPLATE),
+    ]:
+        cf().create_stack(
+            StackName=name,
+            TemplateBody=body,
+            Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+        )
+    deleted = destroy(ctx, "dev")
+    assert deleted == ["pets-dev-api", "pets-dev-infra"]
+    out = ctx.output.stdout
+    assert out.index("deleting pets-dev-api") < out.index("deleting pets-dev-infra")
+    assert "pets-dev-api: DELETE_COMPLETE" in out
+    assert "final snapshot is kept" in out
+    live = [s["StackName"] for s in cf().describe_stacks()["Stacks"]]
+    assert live == ["pets-bootstrap"]
+    # Run again: nothing left, nothing fails.
+    assert destroy(ctx, "dev") == []
+    assert "pets-dev-api does not exist; nothing to delete" in ctx.output.stdout
+
+
+def test_destroy_refuses_prod_without_force(ctx, repo):
+    cf().create_stack(
+        StackName="pets-prod-infra",
+        TemplateBody=(repo / "cloudformation" / "infra.yaml").read_text(),
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "prod"}],
+    )
+    code = main(["destroy", "--stage", "prod"], ctx)
+    assert code == 1
+    assert "refusing to destroy prod without --force" in ctx.output.stderr
+    assert [s["StackName"] for s in cf().describe_stacks()["Stacks"]] == [
+        "pets-bootstrap",
+        "pets-prod-infra",
+    ]
+    assert main(["destroy", "--stage", "prod", "--force"], ctx) == 0
+    assert [s["StackName"] for s in cf().describe_stacks()["Stacks"]] == ["pets-bootstrap"]
+
+
+def test_unknown_stage_is_refused(ctx):
+    with pytest.raises(OpsError, match="unknown stage 'qa'"):
+        destroy(ctx, "qa")
