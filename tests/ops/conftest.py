@@ -1,6 +1,7 @@
 """Fixtures for the ops command tests: moto in-process, a moto_server process, contexts."""
 
 import os
+import urllib.request
 
 import pytest
 from moto import mock_aws
@@ -31,7 +32,9 @@ def moto_url():
 
 @pytest.fixture
 def server_env(moto_url):
-    """Environment for a CLI subprocess talking to the moto_server."""
+    """Environment for a CLI subprocess talking to the moto_server, reset to empty first."""
+    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     env.update(
         AWS_ENDPOINT_URL=moto_url,
