@@ -33,8 +33,9 @@ def moto_url():
 @pytest.fixture
 def server_env(moto_url):
     """Environment for a CLI subprocess talking to the moto_server, reset to empty first."""
-    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
+    # The URL is the moto_server this fixture started on 127.0.0.1 (http on purpose).
+    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
     env.update(
         AWS_ENDPOINT_URL=moto_url,

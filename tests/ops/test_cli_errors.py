@@ -96,7 +96,7 @@ THROTTLED = (
 class _Throttler(http.server.BaseHTTPRequestHandler):
     requests = 0
 
-    def do_POST(self):  # noqa: N802 -- the name http.server dispatches to
+    def do_POST(self):
         type(self).requests += 1
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(400)

@@ -129,7 +129,7 @@ def test_smoke_reads_the_endpoint_from_the_stage_stack(server_env, moto_url):
     import threading  # noqa: PLC0415 -- this test only
 
     class Api(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 -- the name http.server dispatches to
+        def do_GET(self):
             if self.path == "/v1/api/pet/Fluffy":
                 status, body = 200, {"name": "Fluffy", "owner": "Harold", "species": "cat"}
             else:

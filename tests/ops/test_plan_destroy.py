@@ -139,3 +139,66 @@ def test_destroy_refuses_prod_without_force(ctx, repo):
 def test_unknown_stage_is_refused(ctx):
     with pytest.raises(OpsError, match="unknown stage 'qa'"):
         destroy(ctx, "qa")
+
+
+def _stubbed_plan_context(repo, infra_has_changes):
+    """CloudFormation scripted with Stubber (moto never refuses a change set for a missing
+    export); S3 is moto's, for the artifact upload."""
+    from botocore.stub import ANY, Stubber  # noqa: PLC0415 -- these two tests only
+
+    from tests.support.aws import StubbedSession, make_context  # noqa: PLC0415 -- as above
+
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    stub = Stubber(client)
+    missing = "Stack with id {} does not exist"
+    arn = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/ops-plan-1/1"
+    stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/pets-dev-infra/1"
+    stub.add_client_error("describe_stacks", "ValidationError", missing.format("pets-dev-infra"))
+    stub.add_response("create_change_set", {"Id": arn, "StackId": stack_id}, None)
+    if infra_has_changes:
+        infra = {
+            "Status": "CREATE_COMPLETE",
+            "Changes": [
+                {
+                    "Type": "Resource",
+                    "ResourceChange": {
+                        "Action": "Add",
+                        "LogicalResourceId": "Events",
+                        "ResourceType": "AWS::SQS::Queue",
+                    },
+                }
+            ],
+        }
+    else:
+        infra = {"Status": "FAILED", "StatusReason": "No updates are to be performed."}
+    stub.add_response("describe_change_set", infra, {"ChangeSetName": arn})
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": arn})
+    stub.add_client_error("describe_stacks", "ValidationError", missing.format("pets-dev-api"))
+    stub.add_response("create_change_set", {"Id": arn, "StackId": stack_id}, None)
+    refused = "No export named pets-dev-infra-ApiSecurityGroupId found"
+    stub.add_response(
+        "describe_change_set", {"Status": "FAILED", "StatusReason": refused}, {"ChangeSetName": ANY}
+    )
+    stub.add_response("delete_change_set", {}, {"ChangeSetName": arn})
+    s3 = boto3.client("s3", region_name="us-east-1")
+    ctx = make_context(session_factory=lambda: StubbedSession(cloudformation=client, s3=s3))
+    return ctx, stub
+
+
+def test_an_api_plan_refused_because_of_pending_infra_changes_is_not_a_failure(repo):
+    ctx, stub = _stubbed_plan_context(repo, infra_has_changes=True)
+    with stub:
+        report, ok = plan(ctx, "dev", root=repo, bucket="artifacts")
+        stub.assert_no_pending_responses()
+    assert ok
+    assert "### `pets-dev-api`: cannot be planned yet" in report
+    assert "No export named pets-dev-infra-ApiSecurityGroupId found" in report
+
+
+def test_an_api_plan_refused_without_infra_changes_fails(repo):
+    ctx, stub = _stubbed_plan_context(repo, infra_has_changes=False)
+    with stub:
+        report, ok = plan(ctx, "dev", root=repo, bucket="artifacts")
+    assert not ok
+    assert "### `pets-dev-infra`: no changes" in report
+    assert "### `pets-dev-api`: plan failed" in report

@@ -31,7 +31,7 @@ class Scripted(http.server.BaseHTTPRequestHandler):
     script: dict = {}
     seen: list = []
 
-    def do_GET(self):  # noqa: N802 -- the name http.server dispatches to
+    def do_GET(self):
         type(self).seen.append(self.path)
         name = self.path.rsplit("/", 1)[-1]
         answers = self.script.get(name) or self.script["*"]
