@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint pytest unit integration clean
+.PHONY: help venv run test lint lint-security pytest unit integration clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,12 +27,18 @@ run: $(STAMP) ## serve the API on 127.0.0.1:$${PORT:-8000} on a real database
 
 test: lint pytest ## every lint and every test
 
-lint: $(STAMP) ## ruff, sqlfluff, cfn-lint
+lint: $(STAMP) lint-security ## ruff, sqlfluff, cfn-lint, security gates
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint sql
 	@templates=$$(ls cloudformation/*.yaml 2>/dev/null); \
 	  if [ -n "$$templates" ]; then echo "cfn-lint $$templates"; $(VENV)/bin/cfn-lint $$templates; fi
+
+# bandit: no medium or high finding in shipped code. detect-secrets: nothing that looks like a
+# secret in any tracked file beyond the audited .secrets.baseline.
+lint-security: $(STAMP) ## bandit and the secret scan
+	$(VENV)/bin/bandit --quiet --recursive --severity-level medium chalice_app ops
+	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
 
 pytest: $(STAMP) ## all tests (unit and integration)
 	$(PY) -m pytest

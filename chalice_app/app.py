@@ -18,7 +18,7 @@ from chalicelib import logs
 from chalicelib.db import Database, Unavailable, connector
 from chalicelib.names import InvalidName, decode_path_name
 from chalicelib.pets import find_pet
-from chalicelib.settings import DbSettings
+from chalicelib.settings import DbSettings, SettingsError
 
 PET_ROUTE = "/api/pet/{name}"
 # API Gateway answers an undeclared method with 403; declaring the rest here makes them 405.
@@ -27,14 +27,22 @@ OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 log = logging.getLogger("pets.api")
 
 
-def create_app(settings=None, connect=None):
-    """Return a Chalice app whose database connection is opened on its first request."""
+def create_app(settings=None, connect=None, env=None):
+    """Return a Chalice app whose database connection is opened on its first request.
+
+    ``settings`` default to ``DbSettings.from_env(env)``, read at the first request; ``env``
+    defaults to ``os.environ``.
+    """
     app = Chalice(app_name="pets-api")
     holder = {}
 
     def get_db():
         if "db" not in holder:
-            resolved = settings or DbSettings.from_env()
+            try:
+                resolved = settings or DbSettings.from_env(env)
+            except SettingsError as exc:
+                # A deploy mistake, not a client's: 503 and a log line naming the variable.
+                raise Unavailable(f"bad configuration: {exc}") from exc
             holder["settings"] = resolved
             holder["db"] = Database(connect or connector(resolved))
         return holder["db"]
@@ -50,7 +58,7 @@ def create_app(settings=None, connect=None):
             response = _error(400, "BadRequest", str(exc))
         except Unavailable as exc:
             log.warning("database unavailable", extra={"fields": {"reason": str(exc)}})
-            retry_after = str(holder["settings"].retry_after)
+            retry_after = str(holder.get("settings", DbSettings).retry_after)
             response = _error(
                 503,
                 "ServiceUnavailable",

@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 
+from chalice_app.chalicelib.settings import SettingsError
 from ops import awserrors
 from ops.context import Context
 from ops.errors import OpsError
@@ -56,6 +57,9 @@ def main(argv=None, ctx=None):
             message = f"{args.command_name}: {message}"
         ctx.warn(message)
         return exc.exit_code
+    except SettingsError as exc:
+        ctx.warn(f"ops: {exc}")
+        return 1
     except KeyboardInterrupt:
         ctx.warn("interrupted")
         return 130

@@ -38,12 +38,13 @@ def reachable(host, port, timeout=1.0):
         return False
 
 
-def find_binary(*names):
+def find_binary(*names, search_dirs=None):
+    """The first of ``names`` found on PATH or in the usual server folders, else None."""
     for name in names:
-        found = shutil.which(name)
+        found = shutil.which(name) if search_dirs is None else None
         if found:
             return found
-        for folder in _SEARCH_DIRS:
+        for folder in _SEARCH_DIRS if search_dirs is None else search_dirs:
             candidate = Path(folder) / name
             if candidate.is_file() and os.access(candidate, os.X_OK):
                 return str(candidate)
@@ -53,15 +54,18 @@ def find_binary(*names):
 class PrivateServer:
     """A MariaDB server process owned by this run, data in ``base_dir``."""
 
-    def __init__(self, base_dir, port, ctx):
+    def __init__(self, base_dir, port, ctx, search_dirs=None):
         self.base_dir = Path(base_dir)
         self.port = port
         self._ctx = ctx
+        self._search_dirs = search_dirs  # None: PATH and the usual folders
         self._process = None
 
     def start(self, timeout=60):
-        server = find_binary("mariadbd", "mysqld")
-        install = find_binary("mariadb-install-db", "mysql_install_db")
+        server = find_binary("mariadbd", "mysqld", search_dirs=self._search_dirs)
+        install = find_binary(
+            "mariadb-install-db", "mysql_install_db", search_dirs=self._search_dirs
+        )
         if not server or not install:
             raise OpsError(INSTALL_HINT)
         datadir = self.base_dir / "data"

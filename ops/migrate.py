@@ -26,6 +26,7 @@ from yoyo.backends.core.mysql import MySQLBackend
 from yoyo.connections import DatabaseURI
 
 from chalice_app.chalicelib.credentials import CredentialsError, get_credentials
+from chalice_app.chalicelib.tls import ssl_options
 from ops.dbsettings import DbSettings
 from ops.errors import OpsError
 
@@ -154,7 +155,7 @@ def _backend_class(settings):
                 database=settings.database,
                 charset="utf8mb4",
                 connect_timeout=10,
-                ssl={"ca": settings.ssl_ca} if settings.ssl_ca else None,
+                ssl=ssl_options(settings),
             )
 
     return PetsMySQLBackend

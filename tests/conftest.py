@@ -40,7 +40,7 @@ def _fake_aws_credentials(monkeypatch):
     """No test may reach a real AWS account by accident (moto's advice: set these first)."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret -- moto's documented fake
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -77,9 +77,7 @@ def scratch_database(server_settings):
     """Create an empty uniquely named database; drop it afterwards whatever happens."""
     name = f"pets_test_{uuid.uuid4().hex[:12]}"
     with admin_connection(server_settings) as conn, conn.cursor() as cursor:
-        cursor.execute(
-            f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"  # noqa: S608 -- name is generated above
-        )
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     try:
         yield dataclasses.replace(server_settings, database=name)
     finally:

@@ -17,6 +17,7 @@ import time
 import pymysql
 
 from .credentials import CredentialsError, get_credentials
+from .tls import ssl_options
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,14 @@ class Database:
         if self._conn is None:
             try:
                 self._conn = self._connect()
+            except pymysql.err.MySQLError:
+                raise  # a connection failure like any other: the caller decides
             except CredentialsError as exc:
                 raise Unavailable(f"no database credentials: {exc}") from exc
+            except Exception as exc:
+                # Opening a connection reads an AWS secret and fetches and loads TLS files: any
+                # failure there means "cannot connect", and must be a 503, never a 500.
+                raise Unavailable(f"cannot open a connection: {type(exc).__name__}") from exc
             self.connections_opened += 1
         try:
             with self._conn.cursor() as cursor:
@@ -94,7 +101,7 @@ def connector(settings, session_factory=None):
 
     def connect():
         user, password = get_credentials(settings, session_factory)
-        ssl = {"ca": settings.ssl_ca} if settings.ssl_ca else None
+        ssl = ssl_options(settings, session_factory)
         return pymysql.connect(
             host=settings.host,
             port=settings.port,

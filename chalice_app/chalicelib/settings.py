@@ -10,6 +10,23 @@ import os
 from dataclasses import dataclass
 
 
+class SettingsError(ValueError):
+    """A DB_* variable holds a value that cannot be used. The message names the variable."""
+
+
+def _number(env, name, default, kind):
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = kind(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be positive, not {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class DbSettings:
     host: str = "127.0.0.1"
@@ -29,16 +46,16 @@ class DbSettings:
         env = os.environ if env is None else env
         return cls(
             host=env.get("DB_HOST", cls.host),
-            port=int(env.get("DB_PORT", cls.port)),
+            port=_number(env, "DB_PORT", cls.port, int),
             user=env.get("DB_USER", cls.user),
             password=env.get("DB_PASSWORD", cls.password),
             database=env.get("DB_NAME", cls.database),
             auth=env.get("DB_AUTH", cls.auth),
             secret_arn=env.get("DB_SECRET_ARN", cls.secret_arn),
             ssl_ca=env.get("DB_SSL_CA", cls.ssl_ca),
-            connect_timeout=float(env.get("DB_CONNECT_TIMEOUT", cls.connect_timeout)),
-            read_timeout=float(env.get("DB_READ_TIMEOUT", cls.read_timeout)),
-            retry_after=int(env.get("DB_RETRY_AFTER", cls.retry_after)),
+            connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", cls.connect_timeout, float),
+            read_timeout=_number(env, "DB_READ_TIMEOUT", cls.read_timeout, float),
+            retry_after=_number(env, "DB_RETRY_AFTER", cls.retry_after, int),
         )
 
     def __repr__(self):

@@ -1,9 +1,13 @@
 """Settings come from the environment and never show a password (no I/O)."""
 
+import json
+
 import pytest
 
+from app import create_app
 from chalicelib.credentials import CredentialsError, get_credentials
-from chalicelib.settings import DbSettings
+from chalicelib.settings import DbSettings, SettingsError
+from tests.unit.test_logs import FakeLambdaContext, proxy_event
 
 pytestmark = pytest.mark.unit
 
@@ -21,9 +25,16 @@ def test_defaults_match_the_readme():
 
 def test_reads_every_variable():
     settings = DbSettings.from_env(
-        {"DB_HOST": "db", "DB_PORT": "3307", "DB_USER": "u", "DB_PASSWORD": "pw",
-         "DB_NAME": "n", "DB_CONNECT_TIMEOUT": "1.5", "DB_RETRY_AFTER": "7"}
-    )  # fmt: skip
+        {
+            "DB_HOST": "db",
+            "DB_PORT": "3307",
+            "DB_USER": "u",
+            "DB_PASSWORD": "pw",  # pragma: allowlist secret -- a made-up test value
+            "DB_NAME": "n",
+            "DB_CONNECT_TIMEOUT": "1.5",
+            "DB_RETRY_AFTER": "7",
+        }
+    )
     assert (settings.host, settings.port, settings.user, settings.password) == (
         "db", 3307, "u", "pw",
     )  # fmt: skip
@@ -46,3 +57,25 @@ def test_unknown_auth_mode_is_a_clear_error():
     settings = DbSettings.from_env({"DB_AUTH": "kerberos"})
     with pytest.raises(CredentialsError, match="password, secret or iam"):
         get_credentials(settings, session_factory=lambda: None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DB_PORT", "abc", "DB_PORT must be a number, not 'abc'"),
+        ("DB_PORT", "0", "DB_PORT must be positive"),
+        ("DB_CONNECT_TIMEOUT", "-1", "DB_CONNECT_TIMEOUT must be positive"),
+        ("DB_RETRY_AFTER", "soon", "DB_RETRY_AFTER must be a number"),
+    ],
+)
+def test_bad_numbers_name_the_variable(name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        DbSettings.from_env({name: value})
+
+
+def test_bad_configuration_in_lambda_is_503_not_500():
+    app = create_app(env={"DB_PORT": "x"})
+    response = app(proxy_event("Rex"), FakeLambdaContext())
+    assert response["statusCode"] == 503
+    assert json.loads(response["body"])["code"] == "ServiceUnavailable"
+    assert response["headers"]["Retry-After"] == "15"

@@ -1,0 +1,42 @@
+"""TLS to the database: where the CA bundle that verifies the server comes from.
+
+Aurora requires TLS (``require_secure_transport``) and IAM authentication only works over it.
+The RDS CA bundle is not in Lambda's trust store, and this repository cannot vendor it, so
+``DB_SSL_CA`` is either a file path or ``s3://bucket/key``: the deploy puts the region's bundle
+in the artifacts bucket and the Lambda fetches it once per container through the VPC's free S3
+gateway endpoint. pymysql then verifies the certificate chain and the host name.
+"""
+
+import hashlib
+import os
+import tempfile
+
+_DOWNLOADED = {}
+
+
+def ssl_options(settings, session_factory=None):
+    """The ``ssl`` argument for ``pymysql.connect``: ``None`` when no CA is configured."""
+    if not settings.ssl_ca:
+        return None
+    return {"ca": ca_file(settings.ssl_ca, session_factory)}
+
+
+def ca_file(location, session_factory=None):
+    if not location.startswith("s3://"):
+        return location
+    if location not in _DOWNLOADED:
+        bucket, _, key = location[len("s3://") :].partition("/")
+        session = session_factory() if session_factory else _boto3_session()
+        body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        name = "rds-ca-" + hashlib.sha256(location.encode()).hexdigest()[:16] + ".pem"
+        path = os.path.join(tempfile.gettempdir(), name)
+        with open(path, "wb") as handle:
+            handle.write(body)
+        _DOWNLOADED[location] = path
+    return _DOWNLOADED[location]
+
+
+def _boto3_session():
+    import boto3  # noqa: PLC0415 -- deferred: only needed in AWS, and costly on the cold path
+
+    return boto3.session.Session()

@@ -1,0 +1,31 @@
+"""make run on a machine with no database server installed (no I/O beyond an empty folder)."""
+
+import io
+
+import pytest
+
+from ops.context import Context
+from ops.errors import OpsError
+from ops.localdb import INSTALL_HINT, PrivateServer, find_binary
+
+pytestmark = pytest.mark.unit
+
+
+def test_no_server_binary_says_how_to_install_one(tmp_path):
+    server = PrivateServer(
+        tmp_path / "db", 3399, Context(out=io.StringIO()), search_dirs=[tmp_path]
+    )
+    with pytest.raises(OpsError) as raised:
+        server.start()
+    assert str(raised.value) == INSTALL_HINT
+    assert "apt-get install -y mariadb-server" in INSTALL_HINT
+    assert "brew install mariadb" in INSTALL_HINT
+    assert not (tmp_path / "db" / "data").exists()
+
+
+def test_find_binary_looks_in_the_given_folders(tmp_path):
+    binary = tmp_path / "mariadbd"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    assert find_binary("mysqld", "mariadbd", search_dirs=[tmp_path]) == str(binary)
+    assert find_binary("mysqld", search_dirs=[tmp_path]) is None
