@@ -162,3 +162,21 @@ def test_smoke_reads_the_endpoint_from_the_stage_stack(server_env, moto_url):
         server.server_close()
     assert result.returncode == 0, result.stderr
     assert f"smoke: GET {endpoint}api/pet/Fluffy -> 200" in result.stdout
+
+
+def test_aws_profile_is_honoured(tmp_path, server_env):
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[pets]\naws_access_key_id = testing\n"
+        "aws_secret_access_key = testing\n"  # pragma: allowlist secret -- moto's fake
+    )
+    env = {k: v for k, v in server_env.items() if not k.startswith(("AWS_ACCESS", "AWS_SECRET"))}
+    env.update(
+        AWS_PROFILE="pets",
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+    )
+    template = write(tmp_path, "more.yaml", TOPIC_AND_BUCKET_TEMPLATE)
+    result = run_cli("stack-deploy", "--stack-name", "prof", "--template-file", template, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "prof: CREATE_COMPLETE" in result.stdout

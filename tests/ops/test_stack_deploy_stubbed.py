@@ -7,6 +7,7 @@ of calls in ops.changeset / ops.stackops, which is part of what is tested.
 """
 
 import datetime as dt
+import io
 
 import boto3
 import pytest
@@ -278,3 +279,76 @@ def test_throttling_after_retries_is_one_line(tmp_path):
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "AWS throttled DescribeStacks (Throttling)" in err
     assert "after 3 attempt(s)" in err
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_flags_reach_cloudformation_and_a_terminal_gets_a_redrawn_progress_line(tmp_path):
+    """--capabilities, --tags and --role-arn are sent as given; on a TTY the progress line is
+    redrawn in place (carriage return + clear line) instead of printed line by line."""
+    client, stub = stubbed()
+    stub.add_client_error("describe_stacks", "ValidationError", "Stack with id new does not exist")
+    stub.add_response(
+        "create_change_set",
+        {"Id": CS_ARN, "StackId": STACK_ID},
+        {
+            "StackName": "new",
+            "ChangeSetName": ANY,
+            "ChangeSetType": "CREATE",
+            "Parameters": [{"ParameterKey": "QueueName", "ParameterValue": "q"}],
+            "Description": ANY,
+            "TemplateBody": ANY,
+            "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+            "Tags": [{"Key": "project", "Value": "pets"}, {"Key": "stage", "Value": "dev"}],
+            "RoleARN": "arn:aws:iam::123456789012:role/pets-cfn-exec-dev",
+        },
+    )
+    add = {
+        "Type": "Resource",
+        "ResourceChange": {
+            "Action": "Add",
+            "LogicalResourceId": "Queue",
+            "ResourceType": "AWS::SQS::Queue",
+        },
+    }
+    stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [add]}, None)
+    review = event(0, "pets-x", "REVIEW_IN_PROGRESS", resource_type=STACK)
+    stub.add_response("describe_stack_events", {"StackEvents": [review]}, None)
+    stub.add_response("execute_change_set", {}, None)
+    created = [
+        event(1, "pets-x", "CREATE_IN_PROGRESS", resource_type=STACK),
+        event(2, "Queue", "CREATE_IN_PROGRESS"),
+        event(3, "Queue", "CREATE_COMPLETE"),
+        event(4, "pets-x", "CREATE_COMPLETE", resource_type=STACK),
+    ]
+    stub.add_response("describe_stacks", stack("CREATE_COMPLETE", {"QueueUrl": "u"}), None)
+    stub.add_response("describe_stack_events", {"StackEvents": [*reversed(created), review]}, None)
+    ctx = context_for(client)
+    ctx.out = Terminal()
+    template = write(tmp_path, "q.yaml", QUEUE_TEMPLATE)
+    argv = [
+        "stack-deploy",
+        "--stack-name",
+        "new",
+        "--template-file",
+        str(template),
+        "--parameter-overrides",
+        "QueueName=q",
+        "--capabilities",
+        "CAPABILITY_IAM",
+        "CAPABILITY_AUTO_EXPAND",
+        "--tags",
+        "project=pets",
+        "stage=dev",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/pets-cfn-exec-dev",
+    ]
+    with stub:
+        assert main(argv, ctx) == 0, ctx.output.stderr
+        stub.assert_no_pending_responses()
+    screen = ctx.out.getvalue()
+    assert "\r\033[K  [new] CREATE_COMPLETE: 0 pending, 0 in progress, 1 complete" in screen
+    assert "Outputs of new:" in screen
