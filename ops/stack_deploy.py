@@ -85,9 +85,11 @@ def deploy(ctx, spec, execute=True, poll=stackops.POLL_SECONDS):
                 "delete it and create it again. Nothing was changed."
             )
             return None
+        cause = stackops.earlier_root_cause(cf, stack)
         ctx.say(
-            f"{spec.name} is in ROLLBACK_COMPLETE: its creation failed and CloudFormation "
-            "cannot update it. Deleting it and creating it again."
+            f"{spec.name} is in ROLLBACK_COMPLETE: its creation failed"
+            + (f" ({cause})" if cause else "")
+            + " and CloudFormation cannot update it. Deleting it and creating it again."
         )
         stackops.delete_stack(ctx, stack, poll)
         stack = None

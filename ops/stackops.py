@@ -49,7 +49,7 @@ class Follower:
     _live: bool = False
 
     def __post_init__(self):
-        isatty = getattr(self.ctx.out, "isatty", None)
+        isatty = getattr(getattr(self.ctx, "out", None), "isatty", None)
         self._live = bool(isatty and isatty())
 
     def mark(self):
@@ -148,6 +148,21 @@ class Follower:
             (e["LogicalResourceId"], e.get("ResourceType", ""), e["ResourceStatusReason"])
             for e in ordered
         ]
+
+
+def earlier_root_cause(cf, stack):
+    """The root cause recorded in a stack's latest events (why it is in ROLLBACK_COMPLETE)."""
+    follower = Follower(None, cf, stack["StackId"], stack["StackName"])
+    try:
+        page = cf.describe_stack_events(StackName=stack["StackId"])
+    except Exception:  # noqa: BLE001 -- only an explanation; the recovery goes on without it
+        return None
+    follower.events = list(reversed(page.get("StackEvents", [])))
+    failures = follower.failures()
+    if not failures:
+        return None
+    logical_id, _, reason = failures[0]
+    return f"{logical_id}: {' '.join(reason.split())}"
 
 
 def _is_cascade(reason):

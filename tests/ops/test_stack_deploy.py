@@ -8,7 +8,7 @@ stack fail, so a ROLLBACK_COMPLETE stack is set up through moto's backend.
 
 import boto3
 import pytest
-from moto.cloudformation.models import cloudformation_backends
+from moto.cloudformation.models import Event, cloudformation_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from ops.changeset import StackSpec
@@ -157,21 +157,38 @@ def test_a_stack_in_review_in_progress_is_created(ctx, tmp_path):
     assert "review: CREATE_COMPLETE" in ctx.output.stdout
 
 
-def _force_status(name, new_status):
-    """moto cannot fail a creation; put the stack in the state a failed creation leaves."""
+def _force_status(name, new_status, failure=None):
+    """moto cannot fail a creation; put the stack in the state a failed creation leaves,
+    optionally with the failed resource's event."""
     backend = cloudformation_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
     stack = next(s for s in backend.stacks.values() if s.name == name)
     stack.status = new_status
+    if failure:
+        logical_id, reason = failure
+        stack.events.append(
+            Event(
+                stack.stack_id,
+                name,
+                logical_id,
+                f"{name}-{logical_id}",
+                "AWS::SNS::Topic",
+                "CREATE_FAILED",
+                reason,
+                None,
+            )
+        )
     return stack.stack_id
 
 
 def test_rollback_complete_is_deleted_and_created_again(ctx, tmp_path):
     template = write(tmp_path, "topic.yaml", TOPIC_TEMPLATE)
     deploy(ctx, StackSpec(name="broken", template_path=template))
-    old_id = _force_status("broken", "ROLLBACK_COMPLETE")
+    old_id = _force_status("broken", "ROLLBACK_COMPLETE", ("Topic", "Topic limit exceeded"))
     deploy(ctx, StackSpec(name="broken", template_path=template))
     out = ctx.output.stdout
-    assert "broken is in ROLLBACK_COMPLETE" in out
+    assert (
+        "broken is in ROLLBACK_COMPLETE: its creation failed (Topic: Topic limit exceeded)" in out
+    )
     assert "Deleting it and creating it again" in out
     assert "broken: DELETE_COMPLETE" in out
     new = cf().describe_stacks(StackName="broken")["Stacks"][0]
