@@ -20,6 +20,7 @@ from ops import awserrors, summary
 from ops.errors import OpsError
 
 POLL_SECONDS = 5
+START_GRACE = 60  # seconds to wait for the first event of an operation (see follow)
 OK_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "DELETE_COMPLETE"}
 CASCADE_MARKERS = (
     "cancelled",
@@ -172,17 +173,23 @@ def _is_cascade(reason):
 def follow(ctx, follower, poll=POLL_SECONDS):
     """Poll until the stack reaches a terminal state; return its last DescribeStacks entry.
 
-    A stack that no longer exists (deleted, asked by name) is returned as ``DELETE_COMPLETE``.
+    ExecuteChangeSet and DeleteStack return before the operation starts, so for a moment the
+    stack still shows the terminal state it was in before. A terminal state therefore counts
+    only once a new event shows the operation began (or after ``START_GRACE`` seconds without
+    one, when the status is taken as it is). A stack that no longer exists is DELETE_COMPLETE.
     """
+    waited = 0
     while True:
         stack = describe(follower.cf, follower.stack_id)
         status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
         if stack is not None:
             follower.poll(status)
-        if is_terminal(status):
+        started = bool(follower.events) or stack is None or waited >= START_GRACE
+        if is_terminal(status) and started:
             follower.finish()
             return stack or {"StackName": follower.stack_name, "StackStatus": status}
         ctx.sleep(poll)
+        waited += poll
 
 
 def describe(cf, name_or_id):

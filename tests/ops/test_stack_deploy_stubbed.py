@@ -352,3 +352,35 @@ def test_flags_reach_cloudformation_and_a_terminal_gets_a_redrawn_progress_line(
     screen = ctx.out.getvalue()
     assert "\r\033[K  [new] CREATE_COMPLETE: 0 pending, 0 in progress, 1 complete" in screen
     assert "Outputs of new:" in screen
+
+
+def test_the_old_terminal_state_seen_before_the_update_starts_is_not_the_end(tmp_path):
+    """ExecuteChangeSet is asynchronous: the first DescribeStacks may still say UPDATE_COMPLETE
+    from the previous deploy. Following must wait for the operation's own events."""
+    client, stub = stubbed()
+    stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), None)
+    stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": STACK_ID}, None)
+    stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": []}, None)
+    old = event(0, "pets-x", "UPDATE_COMPLETE", resource_type=STACK)
+    stub.add_response("describe_stack_events", {"StackEvents": [old]}, None)
+    stub.add_response("execute_change_set", {}, None)
+    # Poll 1: not started yet, the old state and no new event.
+    stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), None)
+    stub.add_response("describe_stack_events", {"StackEvents": [old]}, None)
+    # Poll 2: it ran and failed.
+    new = [
+        event(1, "pets-x", "UPDATE_IN_PROGRESS", resource_type=STACK),
+        event(2, "Queue", "UPDATE_FAILED", "Access denied for sqs:SetQueueAttributes"),
+        event(3, "pets-x", "UPDATE_ROLLBACK_COMPLETE", resource_type=STACK),
+    ]
+    stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE"), None)
+    stub.add_response("describe_stack_events", {"StackEvents": [*reversed(new), old]}, None)
+    ctx = context_for(client)
+    spec = StackSpec(
+        name="pets-x",
+        template_path=write(tmp_path, "q.yaml", QUEUE_TEMPLATE),
+        parameters={"QueueName": "q"},
+    )
+    with stub, pytest.raises(OpsError, match="root cause: Queue: Access denied"):
+        deploy(ctx, spec)
+    assert ctx.sleeps == [5]
