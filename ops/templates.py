@@ -11,10 +11,9 @@ override wins; an existing stack keeps its previous value for a parameter not ov
 stack uses the template's Default; a parameter with neither is an error naming it.
 """
 
+import functools
 import json
 from pathlib import Path
-
-import yaml
 
 from ops.errors import OpsError
 
@@ -22,43 +21,54 @@ from ops.errors import OpsError
 MAX_TEMPLATE_BODY = 51_200
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that also understands CloudFormation's ``!Tag`` shorthands."""
+@functools.cache
+def _loader():
+    """A SafeLoader that also understands CloudFormation's ``!Tag`` shorthands.
 
+    Built on first use: ``python -m ops`` imports every command module, and the commands that
+    never read a template (``migrate`` on the database host) should not need PyYAML.
+    """
+    import yaml  # noqa: PLC0415 -- deferred, see the docstring
 
-def _intrinsic(loader, tag_suffix, node):
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
+    class CfnLoader(yaml.SafeLoader):
+        pass
 
+    def intrinsic(loader, tag_suffix, node):
+        name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if tag_suffix == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
 
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-# CloudFormation reads timestamps-looking strings (e.g. a Version "2012-10-17") as strings.
-_CfnLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    CfnLoader.add_multi_constructor("!", intrinsic)
+    # CloudFormation reads timestamp-looking strings (a policy Version "2012-10-17") as strings.
+    CfnLoader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return CfnLoader, yaml.YAMLError
 
 
 def parse(text, source="template"):
     """The template as a dict; OpsError naming the line on a syntax error."""
     stripped = text.lstrip()
+    loader, yaml_error = _loader()
     try:
         if stripped.startswith("{"):
             document = json.loads(text)
         else:
-            # _CfnLoader is a SafeLoader subclass: no arbitrary objects, only CloudFormation tags.
-            document = yaml.load(text, Loader=_CfnLoader)  # noqa: S506  # nosec B506
+            import yaml  # noqa: PLC0415 -- deferred, see _loader
+
+            # The loader is a SafeLoader subclass: no arbitrary objects, only CloudFormation tags.
+            document = yaml.load(text, Loader=loader)  # noqa: S506  # nosec B506
     except json.JSONDecodeError as exc:
         raise OpsError(f"invalid template {source}: line {exc.lineno}: {exc.msg}") from exc
-    except yaml.YAMLError as exc:
+    except yaml_error as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
