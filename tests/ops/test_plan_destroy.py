@@ -202,3 +202,49 @@ def test_an_api_plan_refused_without_infra_changes_fails(repo):
     assert not ok
     assert "### `pets-dev-infra`: no changes" in report
     assert "### `pets-dev-api`: plan failed" in report
+
+
+# moto's CloudFormation handles RDS resources only partly, so the database resources carry a
+# false Condition: moto keeps them in the template (which is what destroy reads) but does not
+# try to create them.
+DB_TEMPLATE = """\
+Conditions:
+  Never: !Equals [a, b]
+Resources:
+  Database:
+    Type: AWS::RDS::DBCluster
+    Condition: Never
+    DeletionPolicy: {policy}
+    Properties:
+      Engine: aurora-mysql
+  Writer:
+    Type: AWS::RDS::DBInstance
+    Condition: Never
+    DeletionPolicy: Delete  # Aurora instances hold no data of their own (as infra.yaml has it)
+    Properties:
+      DBClusterIdentifier: !Ref Database
+      DBInstanceClass: db.serverless
+      Engine: aurora-mysql
+  Events:
+    Type: AWS::SQS::Queue
+"""
+
+
+@pytest.mark.parametrize("policy", ["Snapshot", "Retain"])
+def test_destroy_deletes_a_database_that_keeps_its_data(ctx, repo, policy):
+    """destroy reads the deployed template to check each database's DeletionPolicy."""
+    cf().create_stack(StackName="pets-dev-infra", TemplateBody=DB_TEMPLATE.format(policy=policy))
+    assert destroy(ctx, "dev") == ["pets-dev-infra"]
+
+
+def test_destroy_refuses_a_database_without_snapshot_and_deletes_nothing(ctx, repo):
+    cf().create_stack(StackName="pets-dev-infra", TemplateBody=DB_TEMPLATE.format(policy="Delete"))
+    cf().create_stack(
+        StackName="pets-dev-api",
+        TemplateBody=SAM_TEMPLATE,
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+    )
+    with pytest.raises(OpsError, match="would delete Database .* DeletionPolicy Delete"):
+        destroy(ctx, "dev")
+    live = {s["StackName"] for s in cf().describe_stacks()["Stacks"]}
+    assert {"pets-dev-infra", "pets-dev-api"} <= live  # not even the API was deleted
