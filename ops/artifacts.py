@@ -45,25 +45,40 @@ def artifacts_bucket(ctx, bucket=None):
     return outputs["ArtifactsBucket"]
 
 
-def upload(ctx, bucket, path, prefix="api"):
-    """Upload ``path`` as ``<prefix>/<sha256><suffix>`` unless it is there; return the key."""
+def artifact_key(path, prefix="api"):
+    """``<prefix>/<sha256><suffix>``: where the content of ``path`` lives in the bucket."""
     data = Path(path).read_bytes()
-    key = f"{prefix}/{hashlib.sha256(data).hexdigest()}{Path(path).suffix}"
+    return f"{prefix}/{hashlib.sha256(data).hexdigest()}{Path(path).suffix}"
+
+
+def upload(ctx, bucket, path, prefix="api"):
+    """Upload ``path`` to its content-addressed key unless it is there; return the key.
+
+    Without s3:ListBucket, S3 answers HEAD on a missing key with 403, not 404; both mean
+    "upload it" (an object that really is unreadable fails at the upload with its own error).
+    """
+    data = Path(path).read_bytes()
+    key = artifact_key(path, prefix)
     s3 = ctx.client("s3")
     try:
         s3.head_object(Bucket=bucket, Key=key)
         ctx.say(f"artifact already uploaded: s3://{bucket}/{key}")
         return key
     except Exception as exc:
-        if awserrors.error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+        if awserrors.error_code(exc) not in ("404", "NoSuchKey", "NotFound", "403"):
             raise
     s3.put_object(Bucket=bucket, Key=key, Body=data)
     ctx.say(f"uploaded {Path(path).name} ({len(data):,} bytes) to s3://{bucket}/{key}")
     return key
 
 
-def packaged_template(ctx, template_path, bucket):
-    """Upload the local artifacts ``template_path`` names; return the rewritten template (JSON)."""
+def packaged_template(ctx, template_path, bucket, upload_artifacts=True):
+    """Upload the local artifacts ``template_path`` names; return the rewritten template (JSON).
+
+    With ``upload_artifacts=False`` (plan) nothing is uploaded: the URIs name the keys a deploy
+    would upload to. A change set does not read the code object (Lambda does, at execution), so
+    the plan needs no write access, and an unchanged build shows no change.
+    """
     template_path = Path(template_path)
     if not template_path.is_file():
         raise OpsError(
@@ -83,11 +98,13 @@ def packaged_template(ctx, template_path, bucket):
             raise OpsError(
                 f"{logical_id}.{prop} names {value}, which is not in {template_path.parent}"
             )
-        key = upload(ctx, bucket, local)
+        key = upload(ctx, bucket, local) if upload_artifacts else artifact_key(local)
         properties[prop] = f"s3://{bucket}/{key}"
         rewritten += 1
     if not rewritten:
         ctx.say(f"{template_path.name}: no local artifacts to upload")
+    elif not upload_artifacts:
+        ctx.say(f"{template_path.name}: {rewritten} artifact(s) named by content; not uploaded")
     return templates.to_json(template)
 
 

@@ -90,6 +90,7 @@ def deploy_api(
         capabilities=target.capabilities,
         tags=target.tags,
         s3_bucket=bucket,
+        s3_prefix=f"templates/{stage}",
     )
     outputs = deploy(ctx, spec, execute=execute, poll=poll)
     if outputs is None:

@@ -5,9 +5,10 @@ would make is created (``ops.changeset``), described, and deleted again; nothing
 The report goes to stdout (for a pull-request comment) and to ``$GITHUB_STEP_SUMMARY``; progress
 messages go to stderr so they never mix with it.
 
-The API stack needs its code in S3 to be planned (a change set cannot read ``./deployment.zip``),
-so the artifact is uploaded content-addressed, exactly as ``deploy-api`` would, and deploying the
-same build later reuses that object.
+The API stack's ``CodeUri: ./deployment.zip`` is rewritten to the content-addressed S3 key
+``deploy-api`` would upload to, without uploading (a change set never reads the code object), so
+the plan role needs no write access and an unchanged build shows no change. A template over the
+inline limit would be uploaded under ``plan/templates/<stage>/`` (the bootstrap bucket layout).
 
 A stack that cannot be planned fails the plan (exit 1), except when CloudFormation refuses its
 change set while a stack before it has changes: the API stack importing an infra output that only
@@ -59,7 +60,7 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
     sections, ok, earlier_changes = [], True, False
     for target in stages.stacks(stage, root):
         try:
-            section, changed = _plan_stack(quiet, cf, target, bucket)
+            section, changed = _plan_stack(quiet, cf, target, bucket, stage)
         except changeset.ChangeSetFailed as exc:
             section, changed = _failed(target, str(exc), earlier_changes), False
             ok = ok and earlier_changes
@@ -81,12 +82,12 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
     return "\n\n".join([header, *sections]) + "\n", ok
 
 
-def _plan_stack(ctx, cf, target, bucket):
+def _plan_stack(ctx, cf, target, bucket, stage):
     if target.packaged:
         if not target.template.is_file():
             raise OpsError(f"no packaged API at {target.template}: run make package first")
         bucket = artifacts.artifacts_bucket(ctx, bucket)
-        body = artifacts.packaged_template(ctx, target.template, bucket)
+        body = artifacts.packaged_template(ctx, target.template, bucket, upload_artifacts=False)
         parameters = {**target.parameters, "ArtifactsBucket": bucket}
         region = ctx.client("s3").meta.region_name
         parameters["DbSslCa"] = f"s3://{bucket}/rds-ca/{region}-bundle.pem"
@@ -97,6 +98,7 @@ def _plan_stack(ctx, cf, target, bucket):
             capabilities=target.capabilities,
             tags=target.tags,
             s3_bucket=bucket,
+            s3_prefix=f"plan/templates/{stage}",
         )
     else:
         spec = StackSpec(
@@ -106,6 +108,7 @@ def _plan_stack(ctx, cf, target, bucket):
             capabilities=target.capabilities,
             tags=target.tags,
             s3_bucket=bucket,
+            s3_prefix=f"plan/templates/{stage}",
         )
     text, template = spec.read_template()
     stack = changeset.current_stack(cf, target.name)

@@ -12,7 +12,7 @@ over the 51,200-byte inline limit goes through ``--s3-bucket``.
 
 from pathlib import Path
 
-from ops import changeset, stackops, summary, templates
+from ops import changeset, stackops, stages, summary, templates
 from ops.changeset import StackSpec
 
 
@@ -54,7 +54,11 @@ def add_parser(subparsers):
         "--s3-bucket",
         help="bucket for templates over 51,200 bytes (the bootstrap stack's ArtifactsBucket)",
     )
-    parser.add_argument("--s3-prefix", default="templates", help="key prefix in --s3-bucket")
+    parser.add_argument(
+        "--s3-prefix",
+        help="key prefix in --s3-bucket (default: templates/<stage> for a pets-<stage>-* stack, "
+        "as the bootstrap bucket's layout and the deploy roles expect; else templates)",
+    )
     parser.set_defaults(command=run)
 
 
@@ -67,10 +71,18 @@ def run(args, ctx):
         tags=templates.parse_pairs(args.tags, "--tags"),
         role_arn=args.role_arn,
         s3_bucket=args.s3_bucket,
-        s3_prefix=args.s3_prefix,
+        s3_prefix=args.s3_prefix or default_prefix(args.stack_name),
     )
     deploy(ctx, spec, execute=not args.no_execute_changeset)
     return 0
+
+
+def default_prefix(stack_name):
+    """``templates/<stage>`` for a stage's stack (the deploy role may write only there)."""
+    for stage in stages.STAGES:
+        if stack_name.startswith(f"pets-{stage}-"):
+            return f"templates/{stage}"
+    return "templates"
 
 
 def deploy(ctx, spec, execute=True, poll=stackops.POLL_SECONDS):

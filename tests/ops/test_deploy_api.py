@@ -156,3 +156,24 @@ def test_without_a_package_the_error_says_make_package(ctx, bootstrap, tmp_path)
 def test_a_bundle_that_is_not_pem_is_refused(ctx, bootstrap, tmp_path):
     with pytest.raises(OpsError, match="holds no PEM certificate"):
         deploy_api(ctx, "dev", package_dir=make_package(tmp_path), fetch=lambda url: b"<html>")
+
+
+def test_head_forbidden_without_list_permission_still_uploads(tmp_path):
+    """Without s3:ListBucket, S3 answers HEAD on a missing key with 403 (Stubber plays S3)."""
+    from botocore.stub import ANY, Stubber  # noqa: PLC0415 -- this test only
+
+    from ops import artifacts  # noqa: PLC0415 -- as above
+    from tests.support.aws import StubbedSession, make_context  # noqa: PLC0415 -- as above
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    stub = Stubber(s3)
+    stub.add_client_error("head_object", "403", "Forbidden", http_status_code=403)
+    stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY})
+    ctx = make_context(session_factory=lambda: StubbedSession(s3=s3))
+    archive = tmp_path / "deployment.zip"
+    archive.write_bytes(b"zip")
+    with stub:
+        key = artifacts.upload(ctx, "b", archive)
+        stub.assert_no_pending_responses()
+    assert key == artifacts.artifact_key(archive)
+    assert key.startswith("api/") and key.endswith(".zip")

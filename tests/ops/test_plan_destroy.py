@@ -49,7 +49,10 @@ def test_plan_of_a_new_stage_reports_both_stacks_and_deploys_nothing(ctx, repo):
     assert "### `pets-dev-api`: create, 2 change(s)" in report
     assert "| Add | `APIHandler` | AWS::Serverless::Function | - |" in report
     assert report in ctx.summary_path.read_text()  # the same report in the job summary
-    assert "uploaded deployment.zip" in ctx.output.stderr  # progress stays off stdout
+    # The code is named by the key deploy-api would upload it to, but not uploaded.
+    assert "sam.yaml: 1 artifact(s) named by content; not uploaded" in ctx.output.stderr
+    s3 = boto3.client("s3", region_name="us-east-1")
+    assert "Contents" not in s3.list_objects_v2(Bucket="artifacts")
     # Nothing executed, no change set left behind.
     sqs = boto3.client("sqs", region_name="us-east-1")
     assert "QueueUrls" not in sqs.list_queues()

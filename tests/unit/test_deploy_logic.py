@@ -144,6 +144,14 @@ def test_no_updates_and_missing_stack_are_recognised():
     )
 
 
+def test_large_templates_of_a_stage_go_under_its_prefix():
+    from ops.stack_deploy import default_prefix  # noqa: PLC0415 -- this test only
+
+    assert default_prefix("pets-dev-infra") == "templates/dev"
+    assert default_prefix("pets-prod-api") == "templates/prod"
+    assert default_prefix("pets-bootstrap") == "templates"
+
+
 def test_stages_are_listed_in_deploy_order():
     names = [s.name for s in stages.stacks("dev")]
     assert names == ["pets-dev-infra", "pets-dev-api"]
