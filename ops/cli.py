@@ -10,15 +10,22 @@ import importlib
 import sys
 
 from chalice_app.chalicelib.settings import SettingsError
+from ops import awserrors
 from ops.context import Context
 from ops.errors import OpsError
 
+# "ops.patch" (the name `patch` is reserved for it) comes with the host-patching work (issue 6).
 COMMANDS = [
     "ops.drift",
     "ops.migrate",
     "ops.package_api",
     "ops.patch",
     "ops.run_local",
+    "ops.stack_deploy",
+    "ops.plan",
+    "ops.deploy_api",
+    "ops.smoke",
+    "ops.destroy",
 ]
 
 
@@ -31,7 +38,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(prog="python -m ops", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(
-        title="commands", metavar="COMMAND", required=True, parser_class=_Parser
+        title="commands",
+        metavar="COMMAND",
+        dest="command_name",
+        required=True,
+        parser_class=_Parser,
     )
     for name in COMMANDS:
         importlib.import_module(name).add_parser(subparsers)
@@ -44,7 +55,10 @@ def main(argv=None, ctx=None):
     try:
         return args.command(args, ctx) or 0
     except OpsError as exc:
-        ctx.warn(str(exc))
+        message = str(exc)
+        if not message.startswith(f"{args.command_name}:"):
+            message = f"{args.command_name}: {message}"
+        ctx.warn(message)
         return exc.exit_code
     except SettingsError as exc:
         ctx.warn(f"ops: {exc}")
@@ -55,6 +69,10 @@ def main(argv=None, ctx=None):
     except Exception as exc:  # the CLI's last line of defence: one line, not a traceback
         if ctx.env.get("OPS_DEBUG") == "1":
             raise
+        message = awserrors.describe(exc)
+        if message is not None:
+            ctx.warn(f"{args.command_name}: {message}")
+            return 1
         ctx.warn(f"ops: unexpected {type(exc).__name__}: {exc} (OPS_DEBUG=1 shows the traceback)")
         return 1
 

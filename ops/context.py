@@ -26,10 +26,20 @@ class Context:
         """A boto3 client for ``service``, made once per context.
 
         boto3 itself honours AWS_PROFILE, AWS_REGION/AWS_DEFAULT_REGION and AWS_ENDPOINT_URL
-        (and AWS_ENDPOINT_URL_<SERVICE>) exactly as the AWS CLI does.
+        (and AWS_ENDPOINT_URL_<SERVICE>) exactly as the AWS CLI does. Retries use botocore's
+        "standard" mode (the AWS CLI v2 default: throttling and transient errors retried with
+        backoff, AWS_MAX_ATTEMPTS attempts, 3 by default) unless AWS_RETRY_MODE says otherwise.
         """
         if service not in self._clients:
-            self._clients[service] = self.session().client(service)
+            from botocore.config import Config  # noqa: PLC0415 -- deferred like boto3 below
+
+            mode = self.env.get("AWS_RETRY_MODE", "standard")
+            config = Config(retries={"mode": mode})
+            # botocore reads only AWS_DEFAULT_REGION; the AWS CLI v2 prefers AWS_REGION.
+            region = self.env.get("AWS_REGION") or None
+            self._clients[service] = self.session().client(
+                service, config=config, region_name=region
+            )
         return self._clients[service]
 
     def session(self):

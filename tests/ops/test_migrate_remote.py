@@ -296,7 +296,8 @@ def test_migrate_stage_names_missing_outputs(stage_factory):
         ctx = make_context({"cloudformation": boto3.client("cloudformation", region_name=REGION)})
         assert main(["migrate", "--stage", "prod"], ctx) == 1
     assert ctx.err.getvalue() == (
-        "stack pets-prod-infra has no output DbClusterEndpoint, DbClusterPort, DbMasterSecretArn\n"
+        "migrate: stack pets-prod-infra has no output "
+        "DbClusterEndpoint, DbClusterPort, DbMasterSecretArn\n"
     )
 
 

@@ -337,4 +337,4 @@ def test_patch_missing_stack_is_one_line(world_factory):
             clock=FakeClock(),
         )
         assert main(["patch", "--stage", "prod"], ctx) == 1
-    assert ctx.err.getvalue() == "stack pets-prod-infra does not exist: deploy it first\n"
+    assert ctx.err.getvalue() == "patch: stack pets-prod-infra does not exist: deploy it first\n"

@@ -1,0 +1,137 @@
+"""Turning the offline package (``build/api``) into a template CloudFormation can deploy.
+
+``make package`` writes ``build/api/sam.yaml`` whose functions point at ``./deployment.zip``
+(``CodeUri``), a path only meaningful on the machine that packaged. Before a change set can be
+made, every such local path is uploaded to the bootstrap ArtifactsBucket and replaced by its
+``s3://`` URI (the job ``aws cloudformation package`` does).
+
+Keys are content addressed (``api/<sha256>.zip``): the same artifact promoted from dev to prod is
+one object, uploading it again is skipped, and a redeploy of an unchanged build yields "no
+changes" instead of a new Lambda version.
+
+The rewritten template is JSON: the YAML's short-form tags are read as their long forms, which
+CloudFormation reads identically.
+"""
+
+import hashlib
+import urllib.request
+from pathlib import Path
+
+from ops import awserrors, changeset, templates
+from ops.errors import OpsError
+from ops.stages import BOOTSTRAP_STACK
+
+# Properties that hold a local artifact path, by resource type (as `aws cloudformation package`).
+ARTIFACT_PROPERTIES = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+    "AWS::Serverless::Api": "DefinitionUri",
+}
+RDS_CA_URL = "https://truststore.pki.rds.amazonaws.com/{region}/{region}-bundle.pem"
+
+
+def artifacts_bucket(ctx, bucket=None):
+    """The ``--bucket`` given, else the ArtifactsBucket output of the bootstrap stack."""
+    if bucket:
+        return bucket
+    stack = changeset.current_stack(ctx.client("cloudformation"), BOOTSTRAP_STACK)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs") or []}
+    if "ArtifactsBucket" not in outputs:
+        where = "has no ArtifactsBucket output" if stack else "does not exist"
+        raise OpsError(
+            f"the {BOOTSTRAP_STACK} stack {where}: bootstrap the account first "
+            "(docs/deploy.md) or pass --bucket"
+        )
+    return outputs["ArtifactsBucket"]
+
+
+def artifact_key(path, prefix="api"):
+    """``<prefix>/<sha256><suffix>``: where the content of ``path`` lives in the bucket."""
+    data = Path(path).read_bytes()
+    return f"{prefix}/{hashlib.sha256(data).hexdigest()}{Path(path).suffix}"
+
+
+def upload(ctx, bucket, path, prefix="api"):
+    """Upload ``path`` to its content-addressed key unless it is there; return the key.
+
+    Without s3:ListBucket, S3 answers HEAD on a missing key with 403, not 404; both mean
+    "upload it" (an object that really is unreadable fails at the upload with its own error).
+    """
+    data = Path(path).read_bytes()
+    key = artifact_key(path, prefix)
+    s3 = ctx.client("s3")
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        ctx.say(f"artifact already uploaded: s3://{bucket}/{key}")
+        return key
+    except Exception as exc:
+        if awserrors.error_code(exc) not in ("404", "NoSuchKey", "NotFound", "403"):
+            raise
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    ctx.say(f"uploaded {Path(path).name} ({len(data):,} bytes) to s3://{bucket}/{key}")
+    return key
+
+
+def packaged_template(ctx, template_path, bucket, upload_artifacts=True):
+    """Upload the local artifacts ``template_path`` names; return the rewritten template (JSON).
+
+    With ``upload_artifacts=False`` (plan) nothing is uploaded: the URIs name the keys a deploy
+    would upload to. A change set does not read the code object (Lambda does, at execution), so
+    the plan needs no write access, and an unchanged build shows no change.
+    """
+    template_path = Path(template_path)
+    if not template_path.is_file():
+        raise OpsError(
+            f"no packaged API at {template_path}: run make package "
+            "(python -m ops package-api) first"
+        )
+    _, template = templates.read(template_path)
+    rewritten = 0
+    for logical_id, resource in template["Resources"].items():
+        prop = ARTIFACT_PROPERTIES.get(resource.get("Type"))
+        properties = resource.get("Properties") or {}
+        value = properties.get(prop) if prop else None
+        if not isinstance(value, str) or value.startswith("s3://") or "://" in value:
+            continue
+        local = (template_path.parent / value).resolve()
+        if not local.is_file():
+            raise OpsError(
+                f"{logical_id}.{prop} names {value}, which is not in {template_path.parent}"
+            )
+        key = upload(ctx, bucket, local) if upload_artifacts else artifact_key(local)
+        properties[prop] = f"s3://{bucket}/{key}"
+        rewritten += 1
+    if not rewritten:
+        ctx.say(f"{template_path.name}: no local artifacts to upload")
+    elif not upload_artifacts:
+        ctx.say(f"{template_path.name}: {rewritten} artifact(s) named by content; not uploaded")
+    return templates.to_json(template)
+
+
+def fetch_url(url, timeout=30):
+    """GET ``url`` and return the body (the real fetcher; tests pass their own)."""
+    if not url.startswith("https://"):
+        raise OpsError(f"refusing to fetch {url}: only https:// is allowed")
+    request = urllib.request.Request(url, headers={"User-Agent": "pets-ops"})  # noqa: S310 -- https only, checked above
+    try:
+        with urllib.request.build_opener().open(request, timeout=timeout) as response:
+            return response.read()
+    except OSError as exc:
+        raise OpsError(f"cannot download {url}: {exc}") from exc
+
+
+def upload_rds_ca_bundle(ctx, bucket, region, fetch=fetch_url, bundle_file=None):
+    """Put the RDS CA bundle of ``region`` at ``s3://bucket/rds-ca/<region>-bundle.pem``.
+
+    The API reads it through ``DB_SSL_CA`` (an ``s3://`` value) to verify Aurora's TLS
+    certificate. ``bundle_file`` uses a local copy instead of downloading.
+    """
+    url = RDS_CA_URL.format(region=region)
+    data = Path(bundle_file).read_bytes() if bundle_file else fetch(url)
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise OpsError(f"the RDS CA bundle from {bundle_file or url} holds no PEM certificate")
+    key = f"rds-ca/{region}-bundle.pem"
+    ctx.client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType="text/plain")
+    uri = f"s3://{bucket}/{key}"
+    ctx.say(f"uploaded the RDS CA bundle for {region} to {uri}")
+    return uri

@@ -1,0 +1,103 @@
+"""``python -m ops deploy-api --stage S``: roll out the packaged API to a stage.
+
+Steps: find the artifacts bucket (the bootstrap stack's ArtifactsBucket output, or ``--bucket``);
+upload the RDS CA bundle of the region to ``s3://<bucket>/rds-ca/<region>-bundle.pem`` (the API
+verifies Aurora's TLS certificate with it, through ``DB_SSL_CA``); upload ``deployment.zip``
+content-addressed and point ``CodeUri`` at it (``ops.artifacts``); deploy ``pets-<stage>-api``
+through the same code as ``stack-deploy``; print the ``EndpointURL`` output.
+
+The CA bundle is downloaded here, by the pipeline (the GitHub runner has internet), so the
+Lambda never needs internet access; the fetcher is a parameter so tests never touch the network.
+"""
+
+from pathlib import Path
+
+from ops import artifacts, stackops, stages, summary
+from ops.changeset import StackSpec
+from ops.errors import OpsError
+from ops.stack_deploy import deploy
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "deploy-api",
+        help="upload the packaged API and deploy pets-<stage>-api; print the endpoint URL",
+        description=(
+            "Upload build/api/deployment.zip (content-addressed) and the region's RDS CA "
+            "bundle to the artifacts bucket, rewrite CodeUri, deploy pets-<stage>-api "
+            "through stack-deploy and print its EndpointURL."
+        ),
+    )
+    parser.add_argument("--stage", required=True, choices=stages.STAGES)
+    parser.add_argument(
+        "--bucket", help="artifacts bucket (default: the pets-bootstrap stack's ArtifactsBucket)"
+    )
+    parser.add_argument(
+        "--package-dir",
+        type=Path,
+        default=stages.ROOT / "build" / "api",
+        help="where make package wrote sam.yaml and deployment.zip (default: build/api)",
+    )
+    parser.add_argument(
+        "--rds-ca-bundle",
+        type=Path,
+        help="use this PEM file instead of downloading the region's RDS CA bundle",
+    )
+    parser.add_argument(
+        "--no-execute-changeset", action="store_true", help="upload and preview only"
+    )
+    parser.set_defaults(command=run)
+
+
+def run(args, ctx):
+    deploy_api(
+        ctx,
+        args.stage,
+        bucket=args.bucket,
+        package_dir=args.package_dir,
+        bundle_file=args.rds_ca_bundle,
+        execute=not args.no_execute_changeset,
+    )
+    return 0
+
+
+def deploy_api(
+    ctx,
+    stage,
+    bucket=None,
+    package_dir=None,
+    fetch=artifacts.fetch_url,
+    bundle_file=None,
+    execute=True,
+    poll=stackops.POLL_SECONDS,
+):
+    """Deploy the API of ``stage``; return its endpoint URL (None when only previewed)."""
+    target = stages.stack(stage, "api")
+    template_path = Path(package_dir) / "sam.yaml" if package_dir else target.template
+    if not template_path.is_file():
+        raise OpsError(
+            f"no packaged API at {template_path}: run make package "
+            "(python -m ops package-api) first"
+        )
+    bucket = artifacts.artifacts_bucket(ctx, bucket)
+    region = ctx.client("s3").meta.region_name
+    ca_uri = artifacts.upload_rds_ca_bundle(ctx, bucket, region, fetch, bundle_file)
+    body = artifacts.packaged_template(ctx, template_path, bucket)
+    spec = StackSpec(
+        name=target.name,
+        template_body=body,
+        parameters={**target.parameters, "ArtifactsBucket": bucket, "DbSslCa": ca_uri},
+        capabilities=target.capabilities,
+        tags=target.tags,
+        s3_bucket=bucket,
+        s3_prefix=f"templates/{stage}",
+    )
+    outputs = deploy(ctx, spec, execute=execute, poll=poll)
+    if outputs is None:
+        return None
+    url = outputs.get("EndpointURL")
+    if not url:
+        raise OpsError(f"{target.name} has no EndpointURL output; is {template_path} the API?")
+    ctx.say(f"endpoint: {url}")
+    summary.append(ctx, f"### API endpoint ({stage})\n\n{url}")
+    return url

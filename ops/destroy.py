@@ -1,0 +1,89 @@
+"""``python -m ops destroy --stage S``: delete the stage's stacks, API first, then infra.
+
+The order is the reverse of ``ops.stages`` (the API imports infra's outputs, so infra cannot go
+first). The Aurora cluster carries ``DeletionPolicy: Snapshot`` in the infra template, so
+CloudFormation takes a final snapshot before deleting it: the data can be restored later. That
+is checked, not assumed: before anything is deleted, the deployed template of every stack is read,
+and a database resource whose DeletionPolicy is neither Snapshot nor Retain stops the destroy.
+A stage in ``PROTECTED_STAGES`` (prod) is refused unless ``--force`` is given. A stack that is
+already gone is skipped, so a destroy that was interrupted can simply be run again.
+"""
+
+import json
+
+from ops import changeset, stackops, stages, templates
+from ops.errors import OpsError
+
+DATA_TYPES = ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
+KEEPS_DATA = ("Snapshot", "Retain")
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "destroy",
+        help="delete the stage's API and infra stacks (the database keeps a final snapshot)",
+        description=(
+            "Delete pets-<stage>-api, then pets-<stage>-infra, following their events. The "
+            "Aurora cluster leaves a final snapshot (DeletionPolicy: Snapshot). Refuses prod "
+            "unless --force."
+        ),
+    )
+    parser.add_argument("--stage", required=True, choices=stages.STAGES)
+    parser.add_argument(
+        "--force", action="store_true", help="required to destroy a protected stage (prod)"
+    )
+    parser.set_defaults(command=run)
+
+
+def run(args, ctx):
+    destroy(ctx, args.stage, force=args.force)
+    return 0
+
+
+def destroy(ctx, stage, force=False, poll=stackops.POLL_SECONDS):
+    if stage in stages.PROTECTED_STAGES and not force:
+        raise OpsError(
+            f"destroy: refusing to destroy {stage} without --force "
+            "(its database keeps a final snapshot, but the stage goes offline)"
+        )
+    cf = ctx.client("cloudformation")
+    existing = []
+    for target in reversed(stages.stacks(stage)):
+        stack = changeset.current_stack(cf, target.name)
+        if stack is None:
+            ctx.say(f"destroy: {target.name} does not exist; nothing to delete")
+        else:
+            _check_data_is_kept(cf, stack)
+            existing.append(stack)
+    deleted = []
+    for stack in existing:
+        ctx.say(f"destroy: deleting {stack['StackName']} ({stack['StackStatus']})")
+        stackops.delete_stack(ctx, stack, poll)
+        deleted.append(stack["StackName"])
+    if deleted:
+        ctx.say(
+            f"destroy: deleted {', '.join(deleted)}. The database's final snapshot is kept: "
+            "aws rds describe-db-cluster-snapshots --snapshot-type manual"
+        )
+    else:
+        ctx.say(f"destroy: stage {stage} had no stacks")
+    return deleted
+
+
+def _check_data_is_kept(cf, stack):
+    """Refuse when the deployed template would delete a database without a snapshot."""
+    if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+        return  # only a change set was ever made (e.g. by plan): there are no resources
+    body = cf.get_template(StackName=stack["StackId"])["TemplateBody"]
+    text = body if isinstance(body, str) else json.dumps(body)
+    resources = templates.parse(text, stack["StackName"])["Resources"]
+    for logical_id, resource in resources.items():
+        policy = resource.get("DeletionPolicy", "Delete")
+        if "DBClusterIdentifier" in (resource.get("Properties") or {}):
+            continue  # an Aurora instance: its data is the cluster's, snapshotted there
+        if resource["Type"] in DATA_TYPES and policy not in KEEPS_DATA:
+            raise OpsError(
+                f"destroy: {stack['StackName']} would delete {logical_id} ({resource['Type']}) "
+                f"with DeletionPolicy {policy}, losing its data: deploy the template with "
+                "DeletionPolicy: Snapshot first. Nothing was deleted."
+            )

@@ -1,0 +1,179 @@
+"""deploy-api against moto in-process, with a stand-in package (tests/support/apistack.py).
+
+moto cannot expand the SAM transform, so the stand-in's function is skipped by moto; what is
+checked is ours: the uploads, the rewritten CodeUri, the parameters and the endpoint URL.
+moto computes outputs only for stacks made by CreateStack (not through change sets), so the
+tests that read EndpointURL start from an API stack created that way (``api_stack``); the
+deploy itself is then an update through a change set, as every deploy after the first is.
+"""
+
+import json
+
+import boto3
+import pytest
+
+from ops.deploy_api import deploy_api
+from ops.errors import OpsError
+from tests.support.apistack import PEM, SAM_TEMPLATE, make_package
+
+pytestmark = [
+    pytest.mark.integration,
+    # moto skips the SAM function of the stand-in package, as its docstring says.
+    pytest.mark.filterwarnings("ignore:Tried to parse AWS"),
+]
+
+
+@pytest.fixture
+def bootstrap(aws):
+    """A pets-bootstrap stack with the ArtifactsBucket output, as the bootstrap template makes."""
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="pets-artifacts-123")
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="pets-bootstrap",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {"ArtifactsBucket": {"Value": "pets-artifacts-123"}},
+            }
+        ),
+    )
+    return "pets-artifacts-123"
+
+
+@pytest.fixture
+def api_stack(bootstrap):
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="pets-dev-api",
+        TemplateBody=SAM_TEMPLATE,
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+    )
+    return bootstrap
+
+
+def fetcher(calls):
+    def fetch(url):
+        calls.append(url)
+        return PEM
+
+    return fetch
+
+
+def test_deploy_api_uploads_rewrites_deploys_and_prints_the_endpoint(ctx, api_stack, tmp_path):
+    package = make_package(tmp_path)
+    calls = []
+    url = deploy_api(ctx, "dev", package_dir=package, fetch=fetcher(calls))
+    assert url == "https://abc123.execute-api.us-east-1.amazonaws.com/api/"
+    assert f"endpoint: {url}" in ctx.output.stdout
+    assert calls == ["https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=api_stack)["Contents"]]
+    zip_keys = [k for k in keys if k.startswith("api/") and k.endswith(".zip")]
+    assert len(zip_keys) == 1
+    assert "rds-ca/us-east-1-bundle.pem" in keys
+    pem = s3.get_object(Bucket=api_stack, Key="rds-ca/us-east-1-bundle.pem")["Body"].read()
+    assert pem == PEM
+    cf = boto3.client("cloudformation", region_name="us-east-1")
+    deployed = cf.get_template(StackName="pets-dev-api")["TemplateBody"]
+    deployed = deployed if isinstance(deployed, dict) else json.loads(deployed)
+    code_uri = deployed["Resources"]["APIHandler"]["Properties"]["CodeUri"]
+    assert code_uri == f"s3://{api_stack}/{zip_keys[0]}"
+    assert deployed["Resources"]["AccessLogs"]["Properties"]["TopicName"] == {
+        "Fn::Sub": "pets-${Stage}-api-logs"
+    }  # short-form tags written back in their long form
+    stack = cf.describe_stacks(StackName="pets-dev-api")["Stacks"][0]
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert params == {
+        "Stage": "dev",
+        "DbSslCa": f"s3://{api_stack}/rds-ca/us-east-1-bundle.pem",
+    }  # InfraStackName and ArtifactsBucket are not declared by this template, so not sent
+    assert "### API endpoint (dev)" in ctx.summary_path.read_text()
+
+
+def test_the_same_build_again_is_no_change_and_no_upload(ctx, api_stack, tmp_path):
+    package = make_package(tmp_path)
+    deploy_api(ctx, "dev", package_dir=package, fetch=fetcher([]))
+    before = len(ctx.output.stdout)
+    url = deploy_api(ctx, "dev", package_dir=package, fetch=fetcher([]))
+    again = ctx.output.stdout[before:]
+    assert "artifact already uploaded" in again
+    assert "no changes: pets-dev-api already matches" in again
+    assert url.endswith("/api/")  # printed from the existing stack's outputs
+
+
+def test_a_new_build_is_a_new_object_and_an_update(ctx, api_stack, tmp_path):
+    deploy_api(ctx, "dev", package_dir=make_package(tmp_path / "a"), fetch=fetcher([]))
+    package = make_package(tmp_path / "b", handler_source="VERSION = 2\n")
+    deploy_api(ctx, "dev", package_dir=package, fetch=fetcher([]))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    zips = [
+        o for o in s3.list_objects_v2(Bucket=api_stack)["Contents"] if o["Key"].endswith(".zip")
+    ]
+    assert len(zips) == 2
+    assert "Change set UPDATE for pets-dev-api" in ctx.output.stdout
+
+
+def test_bucket_flag_skips_the_bootstrap_lookup(ctx, tmp_path):
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="mine")
+    url = deploy_api(
+        ctx,
+        "dev",
+        bucket="mine",
+        package_dir=make_package(tmp_path),
+        fetch=fetcher([]),
+        execute=False,
+    )
+    assert url is None  # previewed only
+    assert "Change set CREATE for pets-dev-api" in ctx.output.stdout
+    keys = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="mine")
+    assert any(o["Key"].endswith(".zip") for o in keys["Contents"])
+
+
+def test_a_stack_without_endpoint_output_is_an_error(ctx, bootstrap, tmp_path):
+    """A first deploy in moto (no outputs through change sets) shows the error's wording."""
+    with pytest.raises(OpsError, match="pets-dev-api has no EndpointURL output"):
+        deploy_api(ctx, "dev", package_dir=make_package(tmp_path), fetch=fetcher([]))
+
+
+def test_local_ca_bundle_file_is_used_without_downloading(ctx, api_stack, tmp_path):
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(PEM)
+
+    def no_network(url):
+        raise AssertionError("must not download")
+
+    deploy_api(ctx, "dev", package_dir=make_package(tmp_path), fetch=no_network, bundle_file=bundle)
+
+
+def test_without_bootstrap_the_error_says_what_to_do(ctx, tmp_path):
+    with pytest.raises(OpsError, match="pets-bootstrap stack does not exist.*--bucket"):
+        deploy_api(ctx, "dev", package_dir=make_package(tmp_path), fetch=fetcher([]))
+
+
+def test_without_a_package_the_error_says_make_package(ctx, bootstrap, tmp_path):
+    with pytest.raises(OpsError, match="run make package"):
+        deploy_api(ctx, "dev", package_dir=tmp_path / "empty", fetch=fetcher([]))
+
+
+def test_a_bundle_that_is_not_pem_is_refused(ctx, bootstrap, tmp_path):
+    with pytest.raises(OpsError, match="holds no PEM certificate"):
+        deploy_api(ctx, "dev", package_dir=make_package(tmp_path), fetch=lambda url: b"<html>")
+
+
+def test_head_forbidden_without_list_permission_still_uploads(tmp_path):
+    """Without s3:ListBucket, S3 answers HEAD on a missing key with 403 (Stubber plays S3)."""
+    from botocore.stub import ANY, Stubber  # noqa: PLC0415 -- this test only
+
+    from ops import artifacts  # noqa: PLC0415 -- as above
+    from tests.support.cfn import StubbedSession, make_context  # noqa: PLC0415 -- as above
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    stub = Stubber(s3)
+    stub.add_client_error("head_object", "403", "Forbidden", http_status_code=403)
+    stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY})
+    ctx = make_context(session_factory=lambda: StubbedSession(s3=s3))
+    archive = tmp_path / "deployment.zip"
+    archive.write_bytes(b"zip")
+    with stub:
+        key = artifacts.upload(ctx, "b", archive)
+        stub.assert_no_pending_responses()
+    assert key == artifacts.artifact_key(archive)
+    assert key.startswith("api/") and key.endswith(".zip")
