@@ -16,6 +16,7 @@ from ops import artifacts, stackops, stages, summary
 from ops.changeset import StackSpec
 from ops.errors import OpsError
 from ops.stack_deploy import deploy
+from ops.stackoutputs import execution_role_arn
 
 
 def add_parser(subparsers):
@@ -91,6 +92,7 @@ def deploy_api(
         tags=target.tags,
         s3_bucket=bucket,
         s3_prefix=f"templates/{stage}",
+        role_arn=execution_role_arn(ctx, stage),
     )
     outputs = deploy(ctx, spec, execute=execute, poll=poll)
     if outputs is None:

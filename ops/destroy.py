@@ -13,6 +13,7 @@ import json
 
 from ops import changeset, stackops, stages, templates
 from ops.errors import OpsError
+from ops.stackoutputs import execution_role_arn
 
 DATA_TYPES = ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
 KEEPS_DATA = ("Snapshot", "Retain")
@@ -55,10 +56,10 @@ def destroy(ctx, stage, force=False, poll=stackops.POLL_SECONDS):
         else:
             _check_data_is_kept(cf, stack)
             existing.append(stack)
-    deleted = []
+    deleted, role_arn = [], execution_role_arn(ctx, stage)
     for stack in existing:
         ctx.say(f"destroy: deleting {stack['StackName']} ({stack['StackStatus']})")
-        stackops.delete_stack(ctx, stack, poll)
+        stackops.delete_stack(ctx, stack, poll, role_arn=role_arn)
         deleted.append(stack["StackName"])
     if deleted:
         ctx.say(

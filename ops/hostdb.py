@@ -7,11 +7,12 @@ these by hand; ``ops.migrate_remote`` writes them into the SSM command.
 
 * ``wait``: an Aurora cluster paused at zero capacity takes seconds to resume, and the migration
   backend's connect timeout is shorter than that. Connect until it answers (up to ``--timeout``).
-* ``users``: the AWS-only users and grants. ``sql/aws/users.sql`` holds fixed, idempotent
-  statements (the API's IAM user ``pets_api``). ``sql/aws/developers.txt`` lists developer names;
-  each becomes ``dev_<name>``, an IAM-authenticated, TLS-only user that can only SELECT from the
-  ``pet`` table. The file is the whole truth: a ``dev_*`` user whose name is not in it is dropped,
-  and a listed user's privileges are reset to exactly that SELECT.
+* ``users``: the AWS-only users and grants, and the smoke test's pet (``sql/aws/canary.sql``).
+  ``sql/aws/users.sql`` holds fixed, idempotent statements (the API's IAM user ``pets_api``).
+  ``sql/aws/developers.txt`` lists developer names; each becomes ``dev_<name>``, an
+  IAM-authenticated, TLS-only user that can only SELECT from the ``pet`` table. The file is the
+  whole truth: a ``dev_*`` user whose name is not in it is dropped, and a listed user's
+  privileges are reset to exactly that SELECT.
 """
 
 import argparse
@@ -31,6 +32,7 @@ from ops.errors import OpsError
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS_SQL = ROOT / "sql" / "aws" / "users.sql"
+CANARY_SQL = ROOT / "sql" / "aws" / "canary.sql"  # the pet `ops smoke` looks up
 DEVELOPERS_FILE = ROOT / "sql" / "aws" / "developers.txt"
 DEVELOPER_PREFIX = "dev_"
 # MySQL 8 user names are at most 32 characters: "dev_" plus 28. Only these characters, so a
@@ -142,9 +144,9 @@ def main(argv=None, env=None, out=sys.stdout):
         developers = read_developers()
         conn = _connect(settings)
         try:
-            apply_users(
-                conn, settings.database, USERS_SQL.read_text(encoding="utf-8"), developers, say
-            )
+            users_sql = USERS_SQL.read_text(encoding="utf-8")
+            canary_sql = CANARY_SQL.read_text(encoding="utf-8")
+            apply_users(conn, settings.database, users_sql + "\n" + canary_sql, developers, say)
         finally:
             conn.close()
         return 0

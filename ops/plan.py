@@ -22,6 +22,7 @@ from pathlib import Path
 from ops import artifacts, awserrors, changeset, stages, summary
 from ops.changeset import StackSpec
 from ops.errors import OpsError
+from ops.stackoutputs import execution_role_arn
 
 
 def add_parser(subparsers):
@@ -83,6 +84,7 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
 
 
 def _plan_stack(ctx, cf, target, bucket, stage):
+    role_arn = execution_role_arn(ctx, stage)
     if target.packaged:
         if not target.template.is_file():
             raise OpsError(f"no packaged API at {target.template}: run make package first")
@@ -99,6 +101,7 @@ def _plan_stack(ctx, cf, target, bucket, stage):
             tags=target.tags,
             s3_bucket=bucket,
             s3_prefix=f"plan/templates/{stage}",
+            role_arn=role_arn,
         )
     else:
         spec = StackSpec(
@@ -109,6 +112,7 @@ def _plan_stack(ctx, cf, target, bucket, stage):
             tags=target.tags,
             s3_bucket=bucket,
             s3_prefix=f"plan/templates/{stage}",
+            role_arn=role_arn,
         )
     text, template = spec.read_template()
     stack = changeset.current_stack(cf, target.name)

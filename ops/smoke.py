@@ -24,7 +24,8 @@ from ops import changeset, stages, summary
 from ops.errors import OpsError
 
 RETRYABLE = {502, 503, 504}
-DEFAULT_PET = {"name": "Fluffy", "owner": "Harold", "species": "cat"}
+# The pipeline's own pet: sql/aws/canary.sql puts it in every stage, sql/sample/pets.sql locally.
+DEFAULT_PET = {"name": "Smokey", "owner": "pets-pipeline", "species": "canary"}
 
 
 def add_parser(subparsers):

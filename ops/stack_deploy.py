@@ -103,7 +103,7 @@ def deploy(ctx, spec, execute=True, poll=stackops.POLL_SECONDS):
             + (f" ({cause})" if cause else "")
             + " and CloudFormation cannot update it. Deleting it and creating it again."
         )
-        stackops.delete_stack(ctx, stack, poll)
+        stackops.delete_stack(ctx, stack, poll, role_arn=spec.role_arn)
         stack = None
     ctx.say(f"creating a change set for {spec.name}")
     cs = changeset.create(ctx, spec, stack, text, template)

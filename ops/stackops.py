@@ -225,13 +225,16 @@ def execute(ctx, change_set, poll=POLL_SECONDS):
     return outputs
 
 
-def delete_stack(ctx, stack, poll=POLL_SECONDS):
+def delete_stack(ctx, stack, poll=POLL_SECONDS, role_arn=None):
     """Delete ``stack`` (a DescribeStacks entry) and follow the deletion to its end."""
     cf = ctx.client("cloudformation")
     follower = Follower(ctx, cf, stack["StackId"], stack["StackName"])
     follower.expected = _resource_ids(cf, stack["StackId"])
     follower.mark()
-    cf.delete_stack(StackName=stack["StackId"])
+    request = {"StackName": stack["StackId"]}
+    if role_arn:
+        request["RoleARN"] = role_arn  # the stage's execution role, as for create and update
+    cf.delete_stack(**request)
     final = follow(ctx, follower, poll)
     if final["StackStatus"] != "DELETE_COMPLETE":
         raise_failure(ctx, stack["StackName"], final, follower)

@@ -7,13 +7,14 @@ outputs, never from configuration of their own, so what they touch is what was d
 from botocore.exceptions import ClientError
 
 from ops.errors import OpsError
+from ops.stages import BOOTSTRAP_STACK, STAGES, stack_name
 
-STAGES = ("dev", "prod")
-BOOTSTRAP_STACK = "pets-bootstrap"
+__all__ = ["BOOTSTRAP_STACK", "STAGES", "execution_role_arn", "infra_stack", "require",
+           "stack_outputs"]  # fmt: skip
 
 
 def infra_stack(stage):
-    return f"pets-{stage}-infra"
+    return stack_name(stage, "infra")
 
 
 def stack_outputs(ctx, stack_name):
@@ -34,3 +35,17 @@ def require(outputs, stack_name, *names):
     if missing:
         raise OpsError(f"stack {stack_name} has no output {', '.join(missing)}")
     return [outputs[n] for n in names]
+
+
+def execution_role_arn(ctx, stage):
+    """The role CloudFormation acts through for a stage (bootstrap output ExecutionRoleArn<Stage>).
+
+    The GitHub deploy roles may only run change sets and pass this role, so every create, update
+    and delete of a ``pets-<stage>-*`` stack names it. ``None`` when the account has no bootstrap
+    stack (an administrator deploying by hand): CloudFormation then uses the caller's permissions.
+    """
+    try:
+        outputs = stack_outputs(ctx, BOOTSTRAP_STACK)
+    except OpsError:
+        return None
+    return outputs.get(f"ExecutionRoleArn{stage.capitalize()}")

@@ -32,6 +32,7 @@ PETS = [
     ("O'Brien", "Ben", "dog", "m"),
     ("Twenty characters!!", "Ben", "dog", "m"),  # exactly 20
     ("Robert'); DROP TABL", "Ben", "dog", "m"),
+    ("Smokey", "pets-pipeline", "canary", None),  # ops smoke's pet (sql/aws/canary.sql)
 ]
 
 

@@ -11,4 +11,6 @@ INSERT IGNORE INTO pet (name, owner, species, sex) VALUES
 ('Slim', 'Benny', 'snake', 'm'),
 ('Puffball', 'Diane', 'hamster', 'f'),
 ('Zoë', 'Ana', 'cat', 'f'),
-('Mr. Whiskers 🐈', 'Ana', 'cat', 'm');
+('Mr. Whiskers 🐈', 'Ana', 'cat', 'm'),
+-- The smoke test's pet, as sql/aws/canary.sql puts it in every AWS stage.
+('Smokey', 'pets-pipeline', 'canary', NULL);

@@ -177,3 +177,48 @@ def test_head_forbidden_without_list_permission_still_uploads(tmp_path):
         stub.assert_no_pending_responses()
     assert key == artifacts.artifact_key(archive)
     assert key.startswith("api/") and key.endswith(".zip")
+
+
+class RecordingClient:
+    """A real (moto) client that also records the keyword arguments of each call.
+
+    moto does not keep a change set's RoleARN, so the request itself is what is checked.
+    """
+
+    def __init__(self, client):
+        self._client = client
+        self.calls = []
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name.startswith(("get_paginator", "get_waiter")):
+            return attribute
+
+        def call(**kwargs):
+            self.calls.append((name, kwargs))
+            return attribute(**kwargs)
+
+        return call
+
+
+def test_the_stage_execution_role_is_passed_to_cloudformation(ctx, api_stack, tmp_path):
+    """The GitHub deploy role may only pass pets-cfn-exec-<stage>; the change set must name it."""
+    cf = boto3.client("cloudformation", region_name="us-east-1")
+    role = "arn:aws:iam::123456789012:role/pets-cfn-exec-dev"
+    cf.update_stack(
+        StackName="pets-bootstrap",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {
+                    "ArtifactsBucket": {"Value": api_stack},
+                    "ExecutionRoleArnDev": {"Value": role},
+                },
+            }
+        ),
+    )
+    recorder = RecordingClient(cf)
+    ctx._clients["cloudformation"] = recorder  # the Context's client cache: injected, not patched
+    deploy_api(ctx, "dev", package_dir=make_package(tmp_path), fetch=fetcher([]))
+    requests = [kwargs for name, kwargs in recorder.calls if name == "create_change_set"]
+    assert [r["RoleARN"] for r in requests] == [role]

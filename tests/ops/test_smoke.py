@@ -21,7 +21,7 @@ from tests.support.cfn import free_port, make_context
 
 pytestmark = pytest.mark.integration  # real sockets, and a real database for the app tests
 
-FLUFFY = {"name": "Fluffy", "owner": "Harold", "species": "cat"}
+KNOWN = {"name": "Smokey", "owner": "pets-pipeline", "species": "canary"}  # smoke's default
 NOT_FOUND = {"code": "NotFound", "message": "No pet has that name."}
 
 
@@ -66,7 +66,7 @@ def scripted():
 
 
 def healthy():
-    return {"Fluffy": [(200, FLUFFY, {})], "*": [(404, NOT_FOUND, {})]}
+    return {"Smokey": [(200, KNOWN, {})], "*": [(404, NOT_FOUND, {})]}
 
 
 def test_a_healthy_api_passes_and_prints_latency(scripted):
@@ -74,32 +74,32 @@ def test_a_healthy_api_passes_and_prints_latency(scripted):
     ctx = make_context()
     assert main(["smoke", "--url", url], ctx) == 0
     out = ctx.output.stdout
-    assert f"smoke: GET {url}api/pet/Fluffy -> 200 in " in out
+    assert f"smoke: GET {url}api/pet/Smokey -> 200 in " in out
     assert " ms (ok)" in out
     assert "-> 404 in " in out
     assert out.rstrip().endswith("smoke: passed")
-    assert handler.seen[0] == "/stage/api/pet/Fluffy"
+    assert handler.seen[0] == "/stage/api/pet/Smokey"
     assert handler.seen[1].startswith("/stage/api/pet/no-such-pet-")
 
 
 def test_503_is_retried_with_backoff_until_the_database_answers(scripted):
     resuming = (503, {"code": "ServiceUnavailable"}, {"Retry-After": "3"})
     script = healthy()
-    script["Fluffy"] = [resuming, resuming, resuming, (200, FLUFFY, {})]
+    script["Smokey"] = [resuming, resuming, resuming, (200, KNOWN, {})]
     url, handler = scripted(script)
     ctx = make_context()
-    assert smoke(ctx, url, FLUFFY) == []
+    assert smoke(ctx, url, KNOWN) == []
     assert ctx.sleeps == [3, 3, 4]  # max(backoff 1, 2, 4; Retry-After 3)
-    assert handler.seen.count("/stage/api/pet/Fluffy") == 4
+    assert handler.seen.count("/stage/api/pet/Smokey") == 4
     assert "database resuming?" in ctx.output.stdout
 
 
 def test_503_for_longer_than_the_budget_fails(scripted):
     script = healthy()
-    script["Fluffy"] = [(503, {"code": "ServiceUnavailable"}, {})]
+    script["Smokey"] = [(503, {"code": "ServiceUnavailable"}, {})]
     url, _ = scripted(script)
     ctx = make_context()
-    problems = smoke(ctx, url, FLUFFY, max_wait=60)
+    problems = smoke(ctx, url, KNOWN, max_wait=60)
     assert len(problems) == 1 and "answered 503, expected 200" in problems[0]
     assert sum(ctx.sleeps) <= 60
     assert ctx.sleeps[:6] == [1, 2, 4, 8, 16, 16]
@@ -107,8 +107,8 @@ def test_503_for_longer_than_the_budget_fails(scripted):
 
 def test_wrong_body_and_wrong_status_both_fail_with_exit_1(scripted):
     script = {
-        "Fluffy": [(200, {**FLUFFY, "owner": "Someone"}, {})],
-        "*": [(200, FLUFFY, {})],  # the unknown pet answering 200 is wrong too
+        "Smokey": [(200, {**KNOWN, "owner": "Someone"}, {})],
+        "*": [(200, KNOWN, {})],  # the unknown pet answering 200 is wrong too
     }
     url, _ = scripted(script)
     ctx = make_context()
