@@ -59,9 +59,10 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
     quiet = dataclasses.replace(ctx, out=ctx.err)  # progress to stderr, report to stdout
     cf = ctx.client("cloudformation")
     sections, ok, earlier_changes = [], True, False
+    role_arn = execution_role_arn(ctx, stage)  # CloudFormation acts through it, as in a deploy
     for target in stages.stacks(stage, root):
         try:
-            section, changed = _plan_stack(quiet, cf, target, bucket, stage)
+            section, changed = _plan_stack(quiet, cf, target, bucket, stage, role_arn)
         except changeset.ChangeSetFailed as exc:
             section, changed = _failed(target, str(exc), earlier_changes), False
             ok = ok and earlier_changes
@@ -83,8 +84,7 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
     return "\n\n".join([header, *sections]) + "\n", ok
 
 
-def _plan_stack(ctx, cf, target, bucket, stage):
-    role_arn = execution_role_arn(ctx, stage)
+def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
     if target.packaged:
         if not target.template.is_file():
             raise OpsError(f"no packaged API at {target.template}: run make package first")

@@ -130,8 +130,11 @@ def test_smoke_reads_the_endpoint_from_the_stage_stack(server_env, moto_url):
 
     class Api(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path == "/v1/api/pet/Fluffy":
-                status, body = 200, {"name": "Fluffy", "owner": "Harold", "species": "cat"}
+            if self.path == "/v1/api/pet/Smokey":
+                status, body = (
+                    200,
+                    {"name": "Smokey", "owner": "pets-pipeline", "species": "canary"},
+                )
             else:
                 status, body = 404, {"code": "NotFound", "message": "No pet has that name."}
             data = json.dumps(body).encode()
@@ -161,7 +164,7 @@ def test_smoke_reads_the_endpoint_from_the_stage_stack(server_env, moto_url):
         server.shutdown()
         server.server_close()
     assert result.returncode == 0, result.stderr
-    assert f"smoke: GET {endpoint}api/pet/Fluffy -> 200" in result.stdout
+    assert f"smoke: GET {endpoint}api/pet/Smokey -> 200" in result.stdout
 
 
 def test_aws_profile_is_honoured(tmp_path, server_env):

@@ -156,6 +156,8 @@ def _stubbed_plan_context(repo, infra_has_changes):
     missing = "Stack with id {} does not exist"
     arn = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/ops-plan-1/1"
     stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/pets-dev-infra/1"
+    # No bootstrap stack: no execution role to pass (an administrator's own account).
+    stub.add_client_error("describe_stacks", "ValidationError", missing.format("pets-bootstrap"))
     stub.add_client_error("describe_stacks", "ValidationError", missing.format("pets-dev-infra"))
     stub.add_response("create_change_set", {"Id": arn, "StackId": stack_id}, None)
     if infra_has_changes:
