@@ -1,0 +1,125 @@
+"""The three warm-path contenders, each a "warm container" holding one open connection.
+
+* ``raw``: pymysql on an open connection running ``FIND_PET_SQL`` (chalicelib/pets.py): the floor.
+* ``chalice``: the module Lambda runs (``app.py``), called as Lambda calls it:
+  ``app.app(event, context)`` with an API Gateway REST proxy event.
+* ``flask``: the peer (``bench/flask_peer.py``) through apig-wsgi's Lambda handler.
+
+The handler modules are imported here, not at the top of the file, because they read ``DB_*``
+from the environment on their first request and log to stdout: the runner sets the environment
+to the benchmark's database first, and the log lines go to ``os.devnull`` so that formatting and
+writing each line is still paid for, as it is in Lambda, without flooding the terminal.
+Every answer is checked (outside the timed region) so a contender that fails fast cannot win.
+"""
+
+import json
+import os
+
+from bench.events import LambdaContext, pet_event
+from chalicelib import logs
+from chalicelib.db import connector
+from chalicelib.pets import FIND_PET_SQL
+
+
+class Contender:
+    """``prepare(name)`` builds a request outside the timed region; ``call`` is what is timed."""
+
+    name = ""
+
+    def prepare(self, pet_name):
+        raise NotImplementedError
+
+    def call(self, request):
+        raise NotImplementedError
+
+    def check(self, pet_name, answer):
+        raise NotImplementedError
+
+    def connections_opened(self):
+        raise NotImplementedError
+
+
+class Raw(Contender):
+    name = "raw"
+
+    def __init__(self, settings):
+        # The same connection options as the API's own connector, so only the code around differs.
+        self._conn = connector(settings)()
+
+    def prepare(self, pet_name):
+        return (pet_name, pet_name)
+
+    def call(self, request):
+        with self._conn.cursor() as cursor:
+            cursor.execute(FIND_PET_SQL, request)
+            return cursor.fetchone()
+
+    def check(self, pet_name, answer):
+        if answer is None or answer[0] != pet_name:
+            raise AssertionError(f"raw lookup of {pet_name!r} returned {answer!r}")
+
+    def connections_opened(self):
+        return 1
+
+    def close(self):
+        self._conn.close()
+
+
+class _LambdaHandler(Contender):
+    def __init__(self, handler, database):
+        self._handler = handler
+        self._database = database
+        self._context = LambdaContext()
+
+    def prepare(self, pet_name):
+        return pet_event(pet_name)
+
+    def call(self, request):
+        return self._handler(request, self._context)
+
+    def check(self, pet_name, answer):
+        if answer.get("statusCode") != 200:
+            raise AssertionError(f"{self.name} answered {answer!r} for {pet_name!r}")
+        body = json.loads(answer["body"])
+        if body.get("name") != pet_name:
+            raise AssertionError(f"{self.name} answered {body!r} for {pet_name!r}")
+
+    def connections_opened(self):
+        return self._database().connections_opened
+
+
+def use_database(settings):
+    """Point the handler modules' lazily read settings at the benchmark's database."""
+    os.environ.update(
+        {
+            "DB_HOST": settings.host,
+            "DB_PORT": str(settings.port),
+            "DB_USER": settings.user,
+            "DB_PASSWORD": settings.password,
+            "DB_NAME": settings.database,
+            "DB_AUTH": "password",
+        }
+    )
+
+
+def chalice_contender():
+    import app as lambda_module  # noqa: PLC0415 -- after use_database(): see the module docstring
+
+    contender = _LambdaHandler(lambda_module.app, lambda_module.app.get_db)
+    contender.name = "chalice"
+    return contender
+
+
+def flask_contender():
+    from bench import flask_peer  # noqa: PLC0415 -- after use_database(): see the module docstring
+
+    contender = _LambdaHandler(flask_peer.handler, flask_peer.app.get_db)
+    contender.name = "flask"
+    return contender
+
+
+def silence_logs(level="INFO"):
+    """Send the handlers' JSON log lines to os.devnull: still formatted and written, not shown."""
+    sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 -- lives as long as the process
+    logs.configure(level, stream=sink)
+    return sink
