@@ -9,8 +9,8 @@ What is compared, and why (issue 7):
   proxy event), and the same route as a Flask app behind the apig-wsgi Lambda adapter (the peer:
   the earlier answer to the challenge ran Flask in Lambda). ``chalice local`` is never measured:
   it is a development server, and its throughput says nothing about Lambda.
-* **Table size.** The same lookups at 1e3, 1e5 and 1e6 pets, in one database that grows between
-  sizes (bulk-loaded with multi-row INSERTs).
+* **Table size.** The same lookups at 1e3, 1e5 and 1e6 pets, one database per size, interleaved
+  with each other as well (bulk-loaded with multi-row INSERTs).
 * **Cold start.** Fresh interpreters, as a new Lambda container starts one: the handler module
   imported and its first request served, against a process that only imports chalice and pymysql,
   and against the Flask peer.

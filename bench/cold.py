@@ -1,27 +1,38 @@
-"""Cold start: a fresh interpreter per sample, as a new Lambda container starts one.
+"""Cold start: a fresh interpreter per sample, loading code as a new Lambda container does.
 
-Each sample is a new ``python -I`` process (no user site, no ``PYTHON*`` variables, no current
-directory on ``sys.path``) whose ``sys.path`` starts with the task root, as Lambda's does with
-``/var/task``. Kinds, run interleaved (one of each, then again) and summarised by their medians:
+Lambda starts ``/var/task`` from the deployment zip: the handler module, ``chalicelib``, the
+chalice runtime (only ``chalice/__init__.py`` and ``chalice/app.py``) and the vendored
+``pymysql``, with no ``.pyc`` files, on a read-only disk, so that code is compiled again at every
+cold start. Each task root here is built the same way, copied out of the venv into a temporary
+folder (the Flask peer's holds Flask and its dependencies, apig-wsgi and pymysql instead of
+chalice), and each sample is ``python -I -S -B`` (no site-packages, no ``PYTHON*`` variables,
+no bytecode written) with the task root first on ``sys.path``: only the standard library and
+the task root are importable, as in Lambda, and nothing installed in the venv for other reasons
+(cryptography, which pymysql would pick up) leaks into the measurement.
+
+Kinds, run interleaved (one of each, then again) and summarised by their medians:
 
 * ``python``: the interpreter alone, for scale;
-* ``baseline``: ``import chalice, pymysql`` and nothing else (the least a Chalice + pymysql
-  Lambda can do);
-* ``chalice``: import the handler module (``chalice_app/app.py``) and serve its first request,
-  which opens the database connection;
+* ``baseline``: ``import chalice, pymysql`` from the chalice task root, nothing else (the least
+  a Chalice + pymysql Lambda can do);
+* ``chalice``: import the handler module (``app.py``) and serve its first request, which opens
+  the database connection;
 * ``flask``: the same for the Flask peer (``bench/flask_peer.py`` behind apig-wsgi).
 
 Each process reports the time its imports took and the time its first request took (measured
 inside it with ``perf_counter``); the parent measures the whole process from spawn to exit.
-Bytecode caches are warm (the venv's ``__pycache__``), the same for every kind.
 """
 
 import ast
+import importlib.metadata
+import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,12 +40,13 @@ REPO = Path(__file__).resolve().parent.parent
 CHALICE_APP = REPO / "chalice_app"
 BENCH = REPO / "bench"
 
-# Run in the child. argv: kind, task root, extra path, event (JSON).
+# Run in the child. argv: kind, task root ("" for none), event (JSON).
 _CHILD = r"""
 import sys, time
 started = time.perf_counter()
-kind, root, extra, event_json = sys.argv[1:5]
-sys.path[0:0] = [p for p in (root, extra) if p]
+kind, root, event_json = sys.argv[1:4]
+if root:
+    sys.path.insert(0, root)
 if kind == "python":
     imported = time.perf_counter()
     status = None
@@ -64,18 +76,61 @@ sys.stderr.write("COLD %r %r %r\n" % (imported - started, served - imported, sta
 KINDS = ["python", "baseline", "chalice", "flask"]
 
 
-def _command(kind, event):
-    root, extra = {
-        "python": ("", ""),
-        "baseline": ("", ""),
-        "chalice": (str(CHALICE_APP), ""),
-        "flask": (str(BENCH), str(CHALICE_APP)),
-    }[kind]
-    return [sys.executable, "-I", "-c", _CHILD, kind, root, extra, json.dumps(event)]
+CHALICE_DISTS = ["PyMySQL"]
+FLASK_DISTS = [
+    "Flask",
+    "Werkzeug",
+    "Jinja2",
+    "MarkupSafe",
+    "itsdangerous",
+    "click",
+    "blinker",
+    "apig-wsgi",
+    "PyMySQL",
+]
 
 
-def _sample(kind, event, env):
-    command = _command(kind, event)
+def build_task_roots(base):
+    """Lay out the chalice and Flask task roots under ``base``; return ``{name: path}``."""
+    base = Path(base)
+    chalice_root, flask_root = base / "chalice", base / "flask"
+    for root in (chalice_root, flask_root):
+        _copy_tree(CHALICE_APP / "chalicelib", root / "chalicelib")
+    shutil.copy2(CHALICE_APP / "app.py", chalice_root / "app.py")
+    runtime = Path(importlib.util.find_spec("chalice").origin).parent
+    (chalice_root / "chalice").mkdir()
+    for name in ("__init__.py", "app.py"):  # all that chalice package puts in the zip
+        shutil.copy2(runtime / name, chalice_root / "chalice" / name)
+    shutil.copy2(BENCH / "flask_peer.py", flask_root / "flask_peer.py")
+    for root, dists in ((chalice_root, CHALICE_DISTS), (flask_root, FLASK_DISTS)):
+        for dist in dists:
+            _copy_distribution(dist, root)
+    return {"chalice": chalice_root, "flask": flask_root}
+
+
+def _copy_tree(source, target):
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def _copy_distribution(name, root):
+    # What ``pip install --target`` would put there; bytecode left out, as in a chalice zip.
+    dist = importlib.metadata.distribution(name)
+    for file in dist.files or []:
+        parts = Path(file).parts
+        if parts[0] == ".." or "__pycache__" in parts or file.suffix == ".pyc":
+            continue
+        target = root / file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file.locate(), target)
+
+
+def _command(kind, event, roots):
+    root = str(roots["flask" if kind == "flask" else "chalice"]) if kind != "python" else ""
+    return [sys.executable, "-I", "-S", "-B", "-c", _CHILD, kind, root, json.dumps(event)]
+
+
+def _sample(kind, event, env, roots):
+    command = _command(kind, event, roots)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     wall = time.perf_counter() - started
@@ -101,12 +156,14 @@ def measure(settings, event, repeats):
             "DB_AUTH": "password",
         }
     )
-    for kind in KINDS:  # one unmeasured run each: bytecode caches written, files in page cache
-        _sample(kind, event, env)
     runs = {kind: [] for kind in KINDS}
-    for _ in range(repeats):
-        for kind in KINDS:
-            runs[kind].append(_sample(kind, event, env))
+    with tempfile.TemporaryDirectory(prefix="pets-bench-cold-") as base:
+        roots = build_task_roots(base)
+        for kind in KINDS:  # one unmeasured run each, so every file is in the page cache
+            _sample(kind, event, env, roots)
+        for _ in range(repeats):
+            for kind in KINDS:
+                runs[kind].append(_sample(kind, event, env, roots))
     summary = {}
     for kind, samples in runs.items():
         summary[kind] = {

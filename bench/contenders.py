@@ -1,15 +1,16 @@
 """The three warm-path contenders, each a "warm container" holding one open connection.
 
 * ``raw``: pymysql on an open connection running ``FIND_PET_SQL`` (chalicelib/pets.py): the floor.
-* ``chalice``: the module Lambda runs (``app.py``), called as Lambda calls it:
-  ``app.app(event, context)`` with an API Gateway REST proxy event.
+* ``chalice``: the API's Chalice app, called as Lambda calls it: ``app(event, context)`` (Chalice's
+  ``__call__``) with an API Gateway REST proxy event. The app is built by ``app.create_app``, the
+  function that builds the ``app`` Lambda runs, so each table size gets its own warm container.
 * ``flask``: the peer (``bench/flask_peer.py``) through apig-wsgi's Lambda handler.
 
-The handler modules are imported here, not at the top of the file, because they read ``DB_*``
-from the environment on their first request and log to stdout: the runner sets the environment
-to the benchmark's database first, and the log lines go to ``os.devnull`` so that formatting and
-writing each line is still paid for, as it is in Lambda, without flooding the terminal.
-Every answer is checked (outside the timed region) so a contender that fails fast cannot win.
+The handler modules are imported here, not at the top of the file, because importing them points
+the root logger at stdout: ``silence_logs`` is called right after, and sends the log lines to
+``os.devnull``, so that formatting and writing each line is still paid for, as it is in Lambda,
+without flooding the terminal. Every answer is checked (outside the timed region) so a contender
+that fails fast cannot win.
 """
 
 import json
@@ -88,32 +89,22 @@ class _LambdaHandler(Contender):
         return self._database().connections_opened
 
 
-def use_database(settings):
-    """Point the handler modules' lazily read settings at the benchmark's database."""
-    os.environ.update(
-        {
-            "DB_HOST": settings.host,
-            "DB_PORT": str(settings.port),
-            "DB_USER": settings.user,
-            "DB_PASSWORD": settings.password,
-            "DB_NAME": settings.database,
-            "DB_AUTH": "password",
-        }
-    )
+def chalice_contender(settings):
+    import app as lambda_module  # noqa: PLC0415 -- it reconfigures logging: see the docstring
 
-
-def chalice_contender():
-    import app as lambda_module  # noqa: PLC0415 -- after use_database(): see the module docstring
-
-    contender = _LambdaHandler(lambda_module.app, lambda_module.app.get_db)
+    chalice_app = lambda_module.create_app(settings=settings)
+    contender = _LambdaHandler(chalice_app, chalice_app.get_db)
     contender.name = "chalice"
     return contender
 
 
-def flask_contender():
-    from bench import flask_peer  # noqa: PLC0415 -- after use_database(): see the module docstring
+def flask_contender(settings):
+    from apig_wsgi import make_lambda_handler  # noqa: PLC0415 -- with the peer, below
 
-    contender = _LambdaHandler(flask_peer.handler, flask_peer.app.get_db)
+    from bench import flask_peer  # noqa: PLC0415 -- it reconfigures logging: see the docstring
+
+    flask_app = flask_peer.create_app(settings=settings)
+    contender = _LambdaHandler(make_lambda_handler(flask_app), flask_app.get_db)
     contender.name = "flask"
     return contender
 

@@ -7,6 +7,7 @@ folder by default) so it never touches the committed results. Its timings mean n
 """
 
 import argparse
+import contextlib
 import datetime
 import os
 import sys
@@ -96,56 +97,64 @@ def run(config, seed, quick):
         cursor.execute("SELECT VERSION()")
         results["machine"] = report.machine(cursor.fetchone()[0])
 
-    with dataset.scratch_database(server) as settings:
-        say(f"database {settings.database}")
-        contenders.use_database(settings)
-        players = [contenders.Raw(settings), contenders.chalice_contender()]
-        players.append(contenders.flask_contender())
-        contenders.silence_logs()
-        results["warm"] = []
-        have = 0
-        for index, size in enumerate(config["sizes"]):
+    sizes = config["sizes"]
+    with contextlib.ExitStack() as stack:
+        databases = {size: stack.enter_context(dataset.scratch_database(server)) for size in sizes}
+        for size, settings in databases.items():
             loading = time.monotonic()
-            have = dataset.grow_to(settings, have, size)
-            say(f"{size:,} pets loaded in {time.monotonic() - loading:.1f} s; timing")
-            ids = dataset.sample_ids(size, config["rounds"] + config["warmup"], seed + index)
-            names = [dataset.pet_name(i) for i in ids]
-            summary = warm.measure(
-                players, names[config["warmup"] :], names[: config["warmup"]], config["repeats"]
-            )
-            results["warm"].append({"size": size, "contenders": summary})
-
+            dataset.grow_to(settings, 0, size)
+            say(f"{size:,} pets in {settings.database}: {time.monotonic() - loading:.1f} s")
+        if not quick:  # a smoke run has nothing worth waiting for
+            dataset.settle(server, timeout=60)
+        groups = {}
+        for size, settings in databases.items():
+            groups[size] = [
+                contenders.Raw(settings),
+                contenders.chalice_contender(settings),
+                contenders.flask_contender(settings),
+            ]
+        contenders.silence_logs()
+        total = config["warmup"] + config["rounds"]
+        names = {
+            size: [dataset.pet_name(i) for i in dataset.sample_ids(size, total, seed + size)]
+            for size in sizes
+        }
+        say(f"timing {config['rounds']:,} interleaved rounds at {len(sizes)} sizes")
+        summary = warm.measure(groups, names, config["warmup"], config["rounds"], config["repeats"])
+        results["warm"] = [{"size": size, "contenders": summary[size]} for size in sizes]
         results["table_size"] = {
             name: {
-                "p50_ratio_largest_to_smallest": round(
-                    results["warm"][-1]["contenders"][name]["p50_us"]
-                    / results["warm"][0]["contenders"][name]["p50_us"],
-                    3,
+                "p50_ratio_largest_to_smallest": _ratio(
+                    summary[sizes[-1]][name]["p50_us"], summary[sizes[0]][name]["p50_us"]
                 )
             }
             for name in report.CONTENDERS
         }
+        largest = groups[sizes[-1]]
         results["connections"] = count_connections(
-            players[1:], config["connection_requests"], have, seed
+            largest[1:], config["connection_requests"], sizes[-1], seed
         )
-        players[0].close()
+        for group in groups.values():
+            group[0].close()
 
         say("cold starts")
-        event = pet_event(dataset.pet_name(have - 1))
-        summary = cold.measure(settings, event, config["cold_repeats"])
-    summary["ratios"] = {
+        event = pet_event(dataset.pet_name(sizes[0] - 1))
+        cold_start = cold.measure(databases[sizes[0]], event, config["cold_repeats"])
+    cold_start["ratios"] = {
         "chalice_to_baseline": _ratio(
-            summary["chalice"]["wall_ms"], summary["baseline"]["wall_ms"]
+            cold_start["chalice"]["wall_ms"], cold_start["baseline"]["wall_ms"]
         ),
-        "chalice_to_flask": _ratio(summary["chalice"]["wall_ms"], summary["flask"]["wall_ms"]),
+        "chalice_to_flask": _ratio(
+            cold_start["chalice"]["wall_ms"], cold_start["flask"]["wall_ms"]
+        ),
         "chalice_import_to_baseline_import": _ratio(
-            summary["chalice"]["import_ms"], summary["baseline"]["import_ms"]
+            cold_start["chalice"]["import_ms"], cold_start["baseline"]["import_ms"]
         ),
         "chalice_import_to_flask_import": _ratio(
-            summary["chalice"]["import_ms"], summary["flask"]["import_ms"]
+            cold_start["chalice"]["import_ms"], cold_start["flask"]["import_ms"]
         ),
     }
-    results["cold_start"] = summary
+    results["cold_start"] = cold_start
 
     say("package size")
     zip_path, how = package.find_or_build(build=not quick)

@@ -1,11 +1,15 @@
-"""Warm-path timing: the contenders interleaved request by request, in repeated blocks.
+"""Warm-path timing: every contender at every table size, interleaved request by request.
 
-Each round looks up one pet with every contender, in an order that rotates from round to round,
-so a burst of load from a neighbour on the shared machine, a garbage collection or a busy
-database thread lands on all contenders alike. Requests are built before the clock starts and
-checked after it stops. The run is split into ``repeats`` blocks; each block gives a p50 and a
-p99 per contender and the ratio of each contender's p50 to the floor's in that block, and the
-reported figures are the medians over blocks (the issue asks for medians of repeated runs).
+Each table size has its own database and its own three contenders (three warm containers).
+One round looks up one pet per size with every contender of that size; the order of sizes and
+of contenders rotates from round to round. So a burst of load from a neighbour on the shared
+2-core machine, a garbage collection or InnoDB flushing in the background lands on all sizes and
+all contenders alike, instead of on whichever happened to be measured at that moment.
+
+Requests are built before the clock starts and checked after it stops. The rounds are split into
+``repeats`` blocks; each block gives a p50 and a p99 per contender and size, and the ratio of
+each contender's p50 to the raw floor's at that size in that block. The figures reported are the
+medians over blocks (the issue asks for medians of repeated runs).
 """
 
 import statistics
@@ -20,45 +24,56 @@ def percentile(sorted_values, fraction):
     return sorted_values[rank - 1]
 
 
-def run_rounds(contenders, pet_names):
-    """Time one request per contender per name; return ``{contender: [ns, ...]}``."""
-    samples = {c.name: [] for c in contenders}
-    prepared = [[(c, c.prepare(name)) for c in contenders] for name in pet_names]
+def _rotate(items, shift):
+    shift %= len(items)
+    return items[shift:] + items[:shift]
+
+
+def run_rounds(groups, names, first, count):
+    """Time rounds ``first .. first + count - 1``; return ``{size: {contender: [ns]}}``.
+
+    ``groups`` maps a table size to its contenders; ``names[size]`` lists the pets to look up.
+    """
+    sizes = list(groups)
+    samples = {size: {c.name: [] for c in groups[size]} for size in sizes}
+    work = []
+    for index in range(first, first + count):
+        for size in _rotate(sizes, index):
+            name = names[size][index]
+            for contender in _rotate(groups[size], index):
+                work.append((size, contender, name, contender.prepare(name)))
     clock = time.perf_counter_ns
-    count = len(contenders)
-    for index, (name, requests) in enumerate(zip(pet_names, prepared, strict=True)):
-        shift = index % count
-        for contender, request in requests[shift:] + requests[:shift]:
-            started = clock()
-            answer = contender.call(request)
-            elapsed = clock() - started
-            contender.check(name, answer)
-            samples[contender.name].append(elapsed)
+    for size, contender, name, request in work:
+        started = clock()
+        answer = contender.call(request)
+        elapsed = clock() - started
+        contender.check(name, answer)
+        samples[size][contender.name].append(elapsed)
     return samples
 
 
-def measure(contenders, pet_names, warmup_names, repeats, floor="raw"):
-    """Warm up, then time ``pet_names`` split into ``repeats`` blocks; return the summary."""
-    run_rounds(contenders, warmup_names)
-    block = max(1, len(pet_names) // repeats)
-    blocks = [
-        run_rounds(contenders, pet_names[i * block : (i + 1) * block]) for i in range(repeats)
-    ]
+def measure(groups, names, warmup, rounds, repeats, floor="raw"):
+    """Warm up, then time ``rounds`` rounds in ``repeats`` blocks; return per-size summaries."""
+    run_rounds(groups, names, 0, warmup)
+    block = max(1, rounds // repeats)
+    blocks = [run_rounds(groups, names, warmup + i * block, block) for i in range(repeats)]
     summary = {}
-    for contender in contenders:
-        p50s, p99s, ratios = [], [], []
-        for samples in blocks:
-            ordered = sorted(samples[contender.name])
-            floor_p50 = percentile(sorted(samples[floor]), 0.50)
-            p50 = percentile(ordered, 0.50)
-            p50s.append(p50 / 1000)
-            p99s.append(percentile(ordered, 0.99) / 1000)
-            ratios.append(p50 / floor_p50)
-        summary[contender.name] = {
-            "p50_us": round(statistics.median(p50s), 1),
-            "p99_us": round(statistics.median(p99s), 1),
-            "ratio_p50_to_raw": round(statistics.median(ratios), 3),
-            "p50_us_per_repeat": [round(v, 1) for v in p50s],
-            "samples": sum(len(samples[contender.name]) for samples in blocks),
-        }
+    for size, contenders in groups.items():
+        summary[size] = {}
+        for contender in contenders:
+            p50s, p99s, ratios = [], [], []
+            for samples in blocks:
+                ordered = sorted(samples[size][contender.name])
+                floor_p50 = percentile(sorted(samples[size][floor]), 0.50)
+                p50 = percentile(ordered, 0.50)
+                p50s.append(p50 / 1000)
+                p99s.append(percentile(ordered, 0.99) / 1000)
+                ratios.append(p50 / floor_p50)
+            summary[size][contender.name] = {
+                "p50_us": round(statistics.median(p50s), 1),
+                "p99_us": round(statistics.median(p99s), 1),
+                "ratio_p50_to_raw": round(statistics.median(ratios), 3),
+                "p50_us_per_repeat": [round(v, 1) for v in p50s],
+                "samples": sum(len(samples[size][contender.name]) for samples in blocks),
+            }
     return summary
