@@ -3,7 +3,8 @@
 This is the approach the earlier answer to the challenge took (Flask inside Lambda), done
 properly so the comparison is about the framework and nothing else: the same data access
 (``chalicelib``: one lazily opened connection per container, the same SQL), the same JSON bodies
-and status codes for found, unknown and impossible names, and the same JSON log line per request.
+and status codes for found, unknown and impossible names, and the same JSON log line per request
+(written the same way, ``logs.request_line``).
 
 apig-wsgi turns the API Gateway event into a WSGI environ (it percent-decodes the path itself),
 Flask routes it, and the adapter turns the WSGI response back into the proxy response dict.
@@ -60,7 +61,7 @@ def create_app(settings=None, connect=None):
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
-        log.info("GET /api/pet/{name}", extra={"fields": fields})
+        logs.request_line(log, "GET /api/pet/{name}", fields)
         return response
 
     return app
