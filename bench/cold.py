@@ -19,8 +19,13 @@ Kinds, run interleaved (one of each, then again) and summarised by their medians
   the database connection;
 * ``flask``: the same for the Flask peer (``bench/flask_peer.py`` behind apig-wsgi).
 
-Each process reports the time its imports took and the time its first request took (measured
-inside it with ``perf_counter``); the parent measures the whole process from spawn to exit.
+The figure that counts is ``ready_ms``: from spawning the process to the first response being
+ready (for ``baseline``: to the imports being done), read on ``CLOCK_MONOTONIC``, which parent
+and child share. That is what Lambda makes a caller wait for (init, then the first invoke). The
+process's exit is not: a Lambda container is not torn down after its first request, and
+interpreter teardown differs from kind to kind, so ``exit_ms`` is reported but not judged.
+Each process also reports the time its imports took and the time its first request took
+(``perf_counter`` inside it).
 """
 
 import ast
@@ -70,10 +75,12 @@ else:
             return 5000
     status = handler(json.loads(event_json), Context())["statusCode"]
 served = time.perf_counter()
-sys.stderr.write("COLD %r %r %r\n" % (imported - started, served - imported, status))
+ready = time.clock_gettime(time.CLOCK_MONOTONIC)
+sys.stderr.write("COLD %r %r %r %r\n" % (imported - started, served - imported, status, ready))
 """
 
 KINDS = ["python", "baseline", "chalice", "flask"]
+METRICS = ("ready_ms", "import_ms", "first_request_ms", "exit_ms")
 
 
 CHALICE_DISTS = ["PyMySQL"]
@@ -131,20 +138,25 @@ def _command(kind, event, roots):
 
 def _sample(kind, event, env, roots):
     command = _command(kind, event, roots)
-    started = time.perf_counter()
+    spawned = time.clock_gettime(time.CLOCK_MONOTONIC)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    wall = time.perf_counter() - started
+    wall = time.clock_gettime(time.CLOCK_MONOTONIC) - spawned
     lines = [line for line in done.stderr.splitlines() if line.startswith("COLD ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"cold start {kind} failed ({done.returncode}): {done.stderr[-2000:]}")
-    imported, served, status = (ast.literal_eval(part) for part in lines[-1].split()[1:4])
+    imported, served, status, ready = (ast.literal_eval(p) for p in lines[-1].split()[1:5])
     if kind in ("chalice", "flask") and status != 200:
         raise RuntimeError(f"cold start {kind}: first request answered {status}")
-    return {"wall_ms": wall * 1000, "import_ms": imported * 1000, "first_request_ms": served * 1000}
+    return {
+        "ready_ms": (ready - spawned) * 1000,
+        "import_ms": imported * 1000,
+        "first_request_ms": served * 1000,
+        "exit_ms": wall * 1000,
+    }
 
 
 def measure(settings, event, repeats):
-    """Return ``{kind: {median wall_ms, import_ms, first_request_ms, runs}}``."""
+    """Return ``{kind: {median of each of METRICS, runs}}``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "PYTHON"))}
     env.update(
         {
@@ -167,8 +179,7 @@ def measure(settings, event, repeats):
     summary = {}
     for kind, samples in runs.items():
         summary[kind] = {
-            metric: round(statistics.median(s[metric] for s in samples), 2)
-            for metric in ("wall_ms", "import_ms", "first_request_ms")
+            metric: round(statistics.median(s[metric] for s in samples), 2) for metric in METRICS
         }
         summary[kind]["runs"] = len(samples)
     return summary

@@ -86,7 +86,9 @@ def test_results_file_is_well_formed(quick_run):
 
     cold = results["cold_start"]
     for kind in ("python", "baseline", "chalice", "flask"):
-        assert all(_number(cold[kind][k]) for k in ("wall_ms", "import_ms", "first_request_ms"))
+        assert all(
+            _number(cold[kind][k]) for k in ("ready_ms", "import_ms", "first_request_ms", "exit_ms")
+        )
         assert cold[kind]["runs"] >= 1
     assert all(_number(v) for v in cold["ratios"].values())
 
