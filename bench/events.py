@@ -35,7 +35,7 @@ def pet_event(name, method="GET"):
         "Host": host,
         "User-Agent": "curl/8.5.0",
         "Via": "2.0 0f1e2d3c4b5a69788796a5b4c3d2e1f0.cloudfront.net (CloudFront)",
-        "X-Amz-Cf-Id": "kXbQ3nF3m5aT1n8mJmYk1yC9o3Jc6d0Qm1QjB2f7xq1hJzK0z8Nk3g==",
+        "X-Amz-Cf-Id": uuid.uuid4().hex + uuid.uuid4().hex[:20] + "==",
         "X-Amzn-Trace-Id": f"Root=1-{int(time.time()):x}-{uuid.uuid4().hex[:24]}",
         "X-Forwarded-For": "203.0.113.7, 198.51.100.21",
         "X-Forwarded-Port": "443",
