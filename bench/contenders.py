@@ -5,6 +5,10 @@
   ``__call__``) with an API Gateway REST proxy event. The app is built by ``app.create_app``, the
   function that builds the ``app`` Lambda runs, so each table size gets its own warm container.
 * ``flask``: the peer (``bench/flask_peer.py``) through apig-wsgi's Lambda handler.
+* ``chalice_bare``: for reference only, the least a Chalice route can do: the same event, the
+  raw query on an open connection, the row returned as a dict. No name check, no error
+  handling, no log line, no reconnect. The gap between it and ``raw`` is Chalice's own cost,
+  which no change to ``app.py`` can remove; the gap between it and ``chalice`` is the API's.
 
 The handler modules are imported here, not at the top of the file, because importing them points
 the root logger at stdout: ``silence_logs`` is called right after, and sends the log lines to
@@ -106,6 +110,29 @@ def flask_contender(settings):
     flask_app = flask_peer.create_app(settings=settings)
     contender = _LambdaHandler(make_lambda_handler(flask_app), flask_app.get_db)
     contender.name = "flask"
+    return contender
+
+
+def chalice_bare_contender(settings):
+    from urllib.parse import unquote  # noqa: PLC0415 -- with the app below
+
+    from chalice import Chalice  # noqa: PLC0415 -- the framework, for this reference only
+
+    bare = Chalice(app_name="bare")
+    bare.api.binary_types = []  # as app.py: JSON only
+    conn = connector(settings)()
+
+    @bare.route("/api/pet/{name}", methods=["GET"])
+    def get_pet(name):
+        name = unquote(name)
+        with conn.cursor() as cursor:
+            cursor.execute(FIND_PET_SQL, (name, name))
+            row = cursor.fetchone()
+        return {"name": row[0], "owner": row[1], "species": row[2]}
+
+    contender = _LambdaHandler(bare, None)
+    contender.name = "chalice_bare"
+    contender.connections_opened = lambda: 1
     return contender
 
 

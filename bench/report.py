@@ -14,7 +14,7 @@ from pathlib import Path
 SCHEMA_VERSION = 1
 BEGIN = "<!-- BEGIN GENERATED: python -m bench rewrites this block -->"
 END = "<!-- END GENERATED -->"
-CONTENDERS = ["raw", "chalice", "flask"]
+CONTENDERS = ["raw", "chalice", "flask", "chalice_bare"]
 ZIP_LIMIT_BYTES = 100 * 1024
 
 
@@ -183,7 +183,12 @@ def plot(results, path):
 
     sizes = [entry["size"] for entry in results["warm"]]
     figure, axes = plt.subplots(figsize=(7.5, 4.5), dpi=110)
-    colours = {"raw": "tab:gray", "chalice": "tab:blue", "flask": "tab:orange"}
+    colours = {
+        "raw": "tab:gray",
+        "chalice": "tab:blue",
+        "flask": "tab:orange",
+        "chalice_bare": "tab:green",
+    }
     for name in CONTENDERS:
         p50 = [entry["contenders"][name]["p50_us"] for entry in results["warm"]]
         p99 = [entry["contenders"][name]["p99_us"] for entry in results["warm"]]
@@ -195,7 +200,7 @@ def plot(results, path):
     axes.set_ylim(bottom=0)
     axes.set_title("Warm lookup latency vs table size (in-process, local MariaDB)")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(ncol=3, fontsize="small", loc="lower right")
+    axes.legend(ncol=4, fontsize="x-small", loc="lower center")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

@@ -112,6 +112,7 @@ def run(config, seed, quick):
                 contenders.Raw(settings),
                 contenders.chalice_contender(settings),
                 contenders.flask_contender(settings),
+                contenders.chalice_bare_contender(settings),
             ]
         contenders.silence_logs()
         total = config["warmup"] + config["rounds"]
@@ -132,7 +133,7 @@ def run(config, seed, quick):
         }
         largest = groups[sizes[-1]]
         results["connections"] = count_connections(
-            largest[1:], config["connection_requests"], sizes[-1], seed
+            largest[1:3], config["connection_requests"], sizes[-1], seed
         )
         for group in groups.values():
             group[0].close()
@@ -157,10 +158,7 @@ def run(config, seed, quick):
     results["cold_start"] = cold_start
 
     say("package size")
-    zip_path, how = package.find_or_build(build=not quick)
-    results["package"] = {"how": how, "bytes": None}
-    if zip_path is not None:
-        results["package"].update(package.describe(zip_path))
+    results["package"] = package.measure(build=not quick)
     return results
 
 

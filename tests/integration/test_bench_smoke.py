@@ -16,7 +16,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-CONTENDERS = {"raw", "chalice", "flask"}
+CONTENDERS = {"raw", "chalice", "flask", "chalice_bare"}
 TARGETS = {
     "handler_p50_vs_raw",
     "p50_largest_vs_smallest",
@@ -92,6 +92,7 @@ def test_results_file_is_well_formed(quick_run):
         assert cold[kind]["runs"] >= 1
     assert all(_number(v) for v in cold["ratios"].values())
 
+    assert results["connections"].keys() == {"chalice", "flask"}
     for name in ("chalice", "flask"):
         connections = results["connections"][name]
         assert connections["requests"] > 0
