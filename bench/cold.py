@@ -37,7 +37,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -155,7 +154,7 @@ def _sample(kind, event, env, roots):
     }
 
 
-def measure(settings, event, repeats):
+def measure(settings, event, repeats, roots):
     """Return ``{kind: {median of each of METRICS, runs}}``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DB_", "PYTHON"))}
     env.update(
@@ -169,13 +168,11 @@ def measure(settings, event, repeats):
         }
     )
     runs = {kind: [] for kind in KINDS}
-    with tempfile.TemporaryDirectory(prefix="pets-bench-cold-") as base:
-        roots = build_task_roots(base)
-        for kind in KINDS:  # one unmeasured run each, so every file is in the page cache
-            _sample(kind, event, env, roots)
-        for _ in range(repeats):
-            for kind in KINDS:
-                runs[kind].append(_sample(kind, event, env, roots))
+    for kind in KINDS:  # one unmeasured run each, so every file is in the page cache
+        _sample(kind, event, env, roots)
+    for _ in range(repeats):
+        for kind in KINDS:
+            runs[kind].append(_sample(kind, event, env, roots))
     summary = {}
     for kind, samples in runs.items():
         summary[kind] = {

@@ -241,9 +241,45 @@ def generated_block(results, plot_name):
             f"{results['connections']['flask']['new_per_1000']}.",
             "",
             package_line,
+            "",
+            *profile_section(results),
             END,
         ]
     )
+
+
+def profile_section(results):
+    """The warm-path profile and the cold-start imports, as Markdown lines."""
+    profile = results.get("profile") or {}
+    lines = []
+    if profile.get("warm_chalice"):
+        lines += [
+            "#### Warm path of the Chalice handler (pyinstrument, wall clock, 1,000 pets)",
+            "",
+            "```text",
+            *_trim_pyinstrument(profile["warm_chalice"]),
+            "```",
+            "",
+        ]
+    if profile.get("app_imports"):
+        lines += [
+            "#### What the handler module imports beyond chalice and pymysql "
+            "(`-X importtime`, medians)",
+            "",
+            "| module (indented under its importer) | self µs | cumulative µs |",
+            "| --- | ---: | ---: |",
+        ]
+        for row in profile["app_imports"]:
+            name = row["module"].replace(" ", "&nbsp;")
+            lines.append(f"| {name} | {row['self_us']:,.0f} | {row['cumulative_us']:,.0f} |")
+    return lines
+
+
+def _trim_pyinstrument(text):
+    # Drop the banner and the blank lines around it; keep the call tree.
+    lines = text.strip("\n").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Profile at")), -1) + 1
+    return [line.rstrip() for line in lines[start:] if line.strip()]
 
 
 def write_doc(results, path, plot_name):

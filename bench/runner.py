@@ -19,7 +19,15 @@ REPO = Path(__file__).resolve().parent.parent
 # The handler modules are imported the way Lambda imports them: app.py and chalicelib at the top.
 sys.path[0:0] = [p for p in (str(REPO), str(REPO / "chalice_app")) if p not in sys.path]
 
-from bench import cold, contenders, dataset, package, report, warm  # noqa: E402 -- after sys.path
+from bench import (  # noqa: E402 -- after sys.path
+    cold,
+    contenders,
+    dataset,
+    package,
+    profile,
+    report,
+    warm,
+)
 from bench.events import pet_event  # noqa: E402 -- after sys.path
 from ops.dbsettings import DbSettings  # noqa: E402 -- after sys.path
 
@@ -30,6 +38,7 @@ FULL = {
     "repeats": 5,
     "cold_repeats": 15,
     "connection_requests": 1_000,
+    "import_runs": 9,
 }
 QUICK = {
     "sizes": [50, 500],
@@ -38,6 +47,7 @@ QUICK = {
     "repeats": 3,
     "cold_repeats": 1,
     "connection_requests": 100,
+    "import_runs": 1,
 }
 
 
@@ -138,9 +148,18 @@ def run(config, seed, quick):
         for group in groups.values():
             group[0].close()
 
+        say("profiling the warm path")
+        results["profile"] = {
+            "warm_chalice": profile.warm_profile(groups[sizes[0]][1], names[sizes[0]]),
+        }
         say("cold starts")
         event = pet_event(dataset.pet_name(sizes[0] - 1))
-        cold_start = cold.measure(databases[sizes[0]], event, config["cold_repeats"])
+        roots = cold.build_task_roots(stack.enter_context(tempfile.TemporaryDirectory()))
+        cold_start = cold.measure(databases[sizes[0]], event, config["cold_repeats"], roots)
+        results["profile"]["app_imports"] = [
+            {"module": module, "self_us": own, "cumulative_us": total}
+            for module, own, total in profile.app_imports(roots["chalice"], config["import_runs"])
+        ]
     cold_start["ratios"] = {
         "chalice_to_baseline": _ratio(
             cold_start["chalice"]["ready_ms"], cold_start["baseline"]["ready_ms"]

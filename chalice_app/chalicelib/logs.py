@@ -17,6 +17,8 @@ import logging
 import sys
 
 _stream = sys.stdout
+# One encoder for every line: json.dumps with options builds a new JSONEncoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,7 +31,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _ENCODER.encode(entry)
 
 
 def configure(level="INFO", stream=None):
@@ -48,5 +50,5 @@ def request_line(logger, message, fields):
     if logger.isEnabledFor(logging.INFO):
         entry = {"level": "INFO", "logger": logger.name, "message": message}
         entry.update(fields)
-        _stream.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        _stream.write(_ENCODER.encode(entry) + "\n")
         _stream.flush()
