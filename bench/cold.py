@@ -180,3 +180,49 @@ def measure(settings, event, repeats, roots):
         }
         summary[kind]["runs"] = len(samples)
     return summary
+
+
+# What the first connection adds in AWS with DB_AUTH=iam, which no local run can show: boto3
+# (in Lambda's runtime, so from the venv here) imported, a session and an RDS client made, and
+# an IAM auth token signed (locally: no call leaves the machine), through chalicelib exactly as
+# the handler does it. Fake credentials; the token is never used.
+_IAM_CHILD = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from chalicelib.credentials import get_credentials
+from chalicelib.settings import DbSettings
+settings = DbSettings(host="pets.cluster-x.rds.amazonaws.com", user="pets_api", auth="iam")
+started = time.perf_counter()
+user, token = get_credentials(settings)
+assert token
+sys.stderr.write("IAM %r\n" % (time.perf_counter() - started))
+"""
+
+
+def iam_token_ms(root, repeats):
+    """Median ms of the first IAM auth token in a fresh process (boto3 import included)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "bench-fake-secret",  # pragma: allowlist secret
+            "AWS_SESSION_TOKEN": "bench-fake-token",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    samples = []
+    for _ in range(repeats + 1):  # the first one only warms the page cache
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _IAM_CHILD, str(root)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        lines = [line for line in done.stderr.splitlines() if line.startswith("IAM ")]
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(f"IAM token timing failed: {done.stderr[-2000:]}")
+        samples.append(float(lines[-1].split()[1]) * 1000)
+    return round(statistics.median(samples[1:]), 1)

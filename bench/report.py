@@ -152,6 +152,10 @@ def table(results):
     ratios = cold["ratios"]
     lines += [
         "",
+        f"Not in the local figures: in AWS (`DB_AUTH=iam`) the first connection first signs an "
+        f"IAM token, which imports boto3: {cold['iam_first_token_ms']:.0f} ms here, in a fresh "
+        f"process (informational; see below).",
+        "",
         f"Cold start ratios: handler / chalice+pymysql = {ratios['chalice_to_baseline']:.2f}, "
         f"handler / Flask peer = {ratios['chalice_to_flask']:.2f}; imports only: "
         f"{ratios['chalice_import_to_baseline_import']:.2f} and "

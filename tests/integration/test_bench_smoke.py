@@ -91,6 +91,7 @@ def test_results_file_is_well_formed(quick_run):
         )
         assert cold[kind]["runs"] >= 1
     assert all(_number(v) for v in cold["ratios"].values())
+    assert _number(cold["iam_first_token_ms"]) and cold["iam_first_token_ms"] > 0
 
     assert results["connections"].keys() == {"chalice", "flask"}
     for name in ("chalice", "flask"):
