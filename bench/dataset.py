@@ -80,6 +80,18 @@ def grow_to(settings, have, want):
     return want
 
 
+def table_mb(settings):
+    """Size of the ``pet`` table with its index, in MB, as InnoDB reports it."""
+    with connect(settings, settings.database) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT data_length + index_length FROM information_schema.tables"
+            " WHERE table_schema = %s AND table_name = 'pet'",
+            (settings.database,),
+        )
+        row = cursor.fetchone()
+    return round(int(row[0]) / 1024 / 1024, 1) if row else None
+
+
 def settle(server, timeout, dirty_pages=1000, poll=0.5):
     """Wait (up to ``timeout`` s) for InnoDB to flush what the bulk load left dirty.
 

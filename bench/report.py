@@ -116,15 +116,15 @@ def verdict(met):
 def table(results):
     """The results as Markdown tables (printed and put in the doc)."""
     lines = [
-        "| pets | contender | p50 µs | p99 µs | p50 / raw |",
+        "| pets (table MB) | contender | p50 µs | p99 µs | p50 / raw |",
         "| ---: | --- | ---: | ---: | ---: |",
     ]
     for entry in results["warm"]:
         for name in CONTENDERS:
             row = entry["contenders"][name]
             lines.append(
-                f"| {entry['size']:,} | {name} | {row['p50_us']:.1f} | {row['p99_us']:.1f} "
-                f"| {row['ratio_p50_to_raw']:.2f} |"
+                f"| {entry['size']:,} ({entry['table_mb']} MB) | {name} | {row['p50_us']:.1f} "
+                f"| {row['p99_us']:.1f} | {row['ratio_p50_to_raw']:.2f} |"
             )
     lines += ["", "| contender | p50 at largest / p50 at smallest |", "| --- | ---: |"]
     for name in CONTENDERS:

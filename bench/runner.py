@@ -132,7 +132,14 @@ def run(config, seed, quick):
         }
         say(f"timing {config['rounds']:,} interleaved rounds at {len(sizes)} sizes")
         summary = warm.measure(groups, names, config["warmup"], config["rounds"], config["repeats"])
-        results["warm"] = [{"size": size, "contenders": summary[size]} for size in sizes]
+        results["warm"] = [
+            {
+                "size": size,
+                "table_mb": dataset.table_mb(databases[size]),
+                "contenders": summary[size],
+            }
+            for size in sizes
+        ]
         results["table_size"] = {
             name: {
                 "p50_ratio_largest_to_smallest": _ratio(

@@ -75,6 +75,7 @@ def test_results_file_is_well_formed(quick_run):
     sizes = [entry["size"] for entry in results["warm"]]
     assert sizes == sorted(sizes) and len(sizes) >= 2
     for entry in results["warm"]:
+        assert _number(entry["table_mb"])
         assert entry["contenders"].keys() == CONTENDERS
         for row in entry["contenders"].values():
             assert all(_number(row[k]) for k in ("p50_us", "p99_us", "ratio_p50_to_raw"))
