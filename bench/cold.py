@@ -204,7 +204,7 @@ def iam_token_ms(root, repeats):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
     env.update(
         {
-            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_ACCESS_KEY_ID": "bench-fake-key-id",
             "AWS_SECRET_ACCESS_KEY": "bench-fake-secret",  # pragma: allowlist secret
             "AWS_SESSION_TOKEN": "bench-fake-token",
             "AWS_DEFAULT_REGION": "us-east-1",
