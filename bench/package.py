@@ -1,9 +1,11 @@
 """The size of the API's deployment zip, as ``make package`` builds it.
 
-``make package`` (``python -m ops package-api``) writes ``build/api/deployment.zip``. Where that
-command is not available yet, the zip is built the way it builds it: ``chalice package`` into a
-temporary folder, from a copy of ``chalice_app`` without bytecode caches (chalice downloads the
-pymysql wheel from PyPI the first time, then reuses its cache). The report lists what
+``make package`` (``python -m ops package-api``) writes ``build/api/deployment.zip``; a full run
+builds it afresh that way. Where that command is not available (an older branch), the zip is
+built the way it builds it: ``chalice package`` into a temporary folder, from a copy of
+``chalice_app`` without bytecode caches (chalice downloads the pymysql wheel from PyPI the first
+time, then reuses its cache). The report counts any ``.pyc`` in the zip: ``chalice package``
+zips a working tree's ``__pycache__`` along with the sources. The report lists what
 the zip holds, top-level entry by entry, so a regression names its cause.
 """
 
@@ -20,15 +22,17 @@ BUILT_ZIP = REPO / "build" / "api" / "deployment.zip"
 
 
 def find_or_build(build=True):
-    """Return ``(path, how)`` of the API zip, or ``(None, reason)`` when there is none."""
-    if BUILT_ZIP.is_file():
-        return BUILT_ZIP, "build/api/deployment.zip (make package)"
+    """Return ``(path, how)`` of the API zip, or ``(None, reason)`` when there is none.
+
+    With ``build``, the zip is made afresh (a leftover build/api/deployment.zip may be stale).
+    """
     if not build:
-        return None, "skipped: no build/api/deployment.zip and building was not asked for"
+        if BUILT_ZIP.is_file():
+            return BUILT_ZIP, "build/api/deployment.zip as found (not rebuilt in quick mode)"
+        return None, "skipped: no build/api/deployment.zip and quick mode builds none"
     if (REPO / "ops" / "package_api.py").is_file():
         _run([sys.executable, "-m", "ops", "package-api", "--stage", "dev"], REPO)
-        if BUILT_ZIP.is_file():
-            return BUILT_ZIP, "build/api/deployment.zip (python -m ops package-api --stage dev)"
+        return BUILT_ZIP, "make package (python -m ops package-api --stage dev)"
     work = Path(tempfile.mkdtemp(prefix="pets-bench-package-"))
     # From a clean copy: chalice package zips chalicelib/__pycache__ too when a test run has
     # left one behind (~13 KB of .pyc that Lambda's Python may not even be able to use).
@@ -51,14 +55,20 @@ def _run(command, cwd):
 def describe(path):
     """Size of the zip and of each top-level entry in it (compressed bytes)."""
     entries = {}
+    bytecode = []
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
             top = info.filename.split("/", 1)[0]
             entries[top] = entries.get(top, 0) + info.compress_size
+            if info.filename.endswith(".pyc"):
+                bytecode.append((info.filename, info.compress_size))
     return {
         "bytes": path.stat().st_size,
         "kb": round(path.stat().st_size / 1024, 1),
         "entries_compressed_bytes": dict(sorted(entries.items(), key=lambda kv: -kv[1])),
+        # .pyc in the zip come from a working tree's __pycache__, not from packaging on purpose.
+        "pyc_files": len(bytecode),
+        "pyc_compressed_bytes": sum(size for _, size in bytecode),
     }
 
 

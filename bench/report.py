@@ -221,7 +221,8 @@ def generated_block(results, plot_name):
     config = results["config"]
     package = results["package"]
     package_line = (
-        f"API zip: **{package['bytes']:,} bytes ({package['kb']} KB)**, from {package['how']}."
+        f"API zip: **{package['bytes']:,} bytes ({package['kb']} KB)**, from {package['how']}; "
+        f"{package['pyc_files']} .pyc file(s) in it."
         if package.get("bytes") is not None
         else f"API zip: not measured ({package['how']})."
     )
