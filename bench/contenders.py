@@ -113,14 +113,14 @@ def flask_contender(settings):
     return contender
 
 
-def chalice_bare_contender(settings):
+def bare_chalice_app(conn):
+    """The least a Chalice route can do: the raw query on ``conn``, the row as a dict."""
     from urllib.parse import unquote  # noqa: PLC0415 -- with the app below
 
     from chalice import Chalice  # noqa: PLC0415 -- the framework, for this reference only
 
     bare = Chalice(app_name="bare")
     bare.api.binary_types = []  # as app.py: JSON only
-    conn = connector(settings)()
 
     @bare.route("/api/pet/{name}", methods=["GET"])
     def get_pet(name):
@@ -130,7 +130,11 @@ def chalice_bare_contender(settings):
             row = cursor.fetchone()
         return {"name": row[0], "owner": row[1], "species": row[2]}
 
-    contender = _LambdaHandler(bare, None)
+    return bare
+
+
+def chalice_bare_contender(settings):
+    contender = _LambdaHandler(bare_chalice_app(connector(settings)()), None)
     contender.name = "chalice_bare"
     contender.connections_opened = lambda: 1
     return contender
