@@ -10,7 +10,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
-.PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift
+.PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -132,3 +132,7 @@ smoke: $(STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
 drift: $(STAMP) ## drift detection on every stack of STAGE; fails when anything drifted
 	$(stage-ok)
 	$(PY) -m ops drift --stage $(STAGE)
+
+# --- Performance (docs/performance.md) ------------------------------------------------------
+bench: $(STAMP) ## measure the API against the raw DB floor and a Flask peer; rewrites docs/performance.md
+	$(PY) -m bench

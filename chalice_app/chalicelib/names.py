@@ -15,13 +15,16 @@ a control character.
 """
 
 import re
-import unicodedata
 from urllib.parse import unquote_to_bytes
 
 MAX_NAME_LENGTH = 20
 
 # A '%' not followed by two hex digits: the URL is malformed, not a name that contains '%'.
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+# Unicode category Cc ("control") is exactly C0, DEL and C1; tests/unit/test_names.py checks this
+# against unicodedata. A regex instead of unicodedata per character: on every request, and
+# unicodedata is one import less at cold start.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class InvalidName(ValueError):
@@ -41,7 +44,7 @@ def validate_name(name):
         raise InvalidName("The pet name is empty.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidName(f"A pet name has at most {MAX_NAME_LENGTH} characters.")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
+    if _CONTROL.search(name):
         raise InvalidName("A pet name cannot contain control characters.")
 
 

@@ -9,7 +9,6 @@ gateway endpoint. pymysql then verifies the certificate chain and the host name.
 
 import hashlib
 import os
-import tempfile
 
 _DOWNLOADED = {}
 
@@ -28,6 +27,10 @@ def ca_file(location, session_factory=None):
         bucket, _, key = location[len("s3://") :].partition("/")
         session = session_factory() if session_factory else _boto3_session()
         body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        # Deferred: tempfile pulls in shutil, random, bz2 and lzma, ~5 ms of every cold start,
+        # and only an s3:// CA (once per container, in AWS) needs it.
+        import tempfile  # noqa: PLC0415 -- see above
+
         name = "rds-ca-" + hashlib.sha256(location.encode()).hexdigest()[:16] + ".pem"
         path = os.path.join(tempfile.gettempdir(), name)
         with open(path, "wb") as handle:

@@ -9,15 +9,18 @@ Marked ``integration``, not ``unit`` like the other template tests: the session 
 real Chalice packager as a subprocess, which may fetch the Lambda's wheels from PyPI once.
 """
 
+import importlib.util
 import io
 import os
+import py_compile
+import zipfile
 
 import pytest
 
 from ops.cli import main
 from ops.context import Context
 from ops.errors import OpsError
-from ops.package_api import check_packaged
+from ops.package_api import APP_DIR, check_packaged, package
 
 from .helpers import chalice_config, statements
 
@@ -39,6 +42,18 @@ def test_package_writes_the_template_and_the_zip_it_references(packaged_dir, api
     assert (packaged_dir / "deployment.zip").stat().st_size > 0
     assert _handler(api)["CodeUri"] == "./deployment.zip"
     assert api["Transform"] == "AWS::Serverless-2016-10-31"
+
+
+def test_the_zip_holds_sources_not_bytecode(tmp_path):
+    # Any test run (or import) leaves chalicelib/__pycache__ behind unless bytecode is off.
+    source = APP_DIR / "chalicelib" / "pets.py"
+    py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)))
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    _, zip_path = package("dev", tmp_path / "api", Context(out=io.StringIO(), env=env))
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+    assert "app.py" in names and "chalicelib/pets.py" in names
+    assert [n for n in names if n.endswith(".pyc") or "__pycache__" in n] == []
 
 
 def test_stage_is_a_required_parameter(api):

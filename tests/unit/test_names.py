@@ -1,8 +1,11 @@
 """How the {name} path parameter becomes a pet name (no I/O)."""
 
+import sys
+import unicodedata
+
 import pytest
 
-from chalicelib.names import InvalidName, decode_path_name
+from chalicelib.names import InvalidName, decode_path_name, validate_name
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +52,16 @@ def test_decodes_the_name_the_url_stands_for(raw, name):
 def test_rejects_names_no_pet_can_have(raw, reason):
     with pytest.raises(InvalidName, match=reason):
         decode_path_name(raw)
+
+
+def test_control_characters_are_exactly_unicode_category_cc():
+    """validate_name uses a character class instead of unicodedata: they must agree everywhere."""
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        is_control = unicodedata.category(ch) == "Cc"
+        try:
+            validate_name("a" + ch)
+            rejected = False
+        except InvalidName as exc:
+            rejected = "control" in str(exc)
+        assert rejected == is_control, hex(code)
