@@ -17,6 +17,7 @@ what yoyo lacks:
   repeated once the file is fixed (docs/migrations.md).
 """
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -25,8 +26,8 @@ from yoyo import read_migrations
 from yoyo.backends.core.mysql import MySQLBackend
 from yoyo.connections import DatabaseURI
 
-from chalice_app.chalicelib.credentials import CredentialsError, get_credentials
-from chalice_app.chalicelib.tls import ssl_options
+from chalice_app.chalicelib.credentials import CredentialsError
+from chalice_app.chalicelib.db import connector
 from ops.dbsettings import DbSettings
 from ops.errors import OpsError
 
@@ -163,19 +164,15 @@ def _backend_class(settings):
     A class per settings, because yoyo re-creates its backend from ``(uri, table)`` alone.
     """
 
+    # A migration may rebuild a large table: no 2 s read timeout as the API has, and longer to
+    # connect, since an Aurora cluster may be resuming from pause.
+    connect = connector(
+        dataclasses.replace(settings, connect_timeout=10.0, read_timeout=3600.0), autocommit=False
+    )
+
     class PetsMySQLBackend(MySQLBackend):
         def connect(self, dburi):
-            user, password = get_credentials(settings)
-            return pymysql.connect(
-                host=settings.host,
-                port=settings.port,
-                user=user,
-                password=password,
-                database=settings.database,
-                charset="utf8mb4",
-                connect_timeout=10,
-                ssl=ssl_options(settings),
-            )
+            return connect()
 
     return PetsMySQLBackend
 

@@ -96,8 +96,11 @@ def _describe(exc):
     return f"{type(exc).__name__}({code})" if code is not None else type(exc).__name__
 
 
-def connector(settings, session_factory=None):
-    """Return a function that opens a new connection as ``settings`` describe."""
+def connector(settings, session_factory=None, autocommit=True):
+    """Return a function that opens a new connection as ``settings`` describe.
+
+    The API reads with ``autocommit``; the migration runner (yoyo) manages its own transactions.
+    """
 
     def connect():
         user, password = get_credentials(settings, session_factory)
@@ -111,7 +114,7 @@ def connector(settings, session_factory=None):
             charset="utf8mb4",
             # Autocommit: otherwise the first SELECT opens a transaction whose snapshot a
             # long-lived connection would keep reading from, missing every later change.
-            autocommit=True,
+            autocommit=autocommit,
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
             write_timeout=settings.read_timeout,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from ops import templates
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 CONFIGURE_AWS = "aws-actions/configure-aws-credentials"
@@ -236,28 +238,9 @@ def make_targets(path=ROOT / "Makefile"):
 
 
 # ----------------------------------------------------------------------------- templates
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 def load_template(path):
-    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 -- SafeLoader subclass, only CFN tags added
+    """A CloudFormation template, short-form tags included, read as ops reads it."""
+    return templates.read(path)[1]
 
 
 PLACEHOLDERS = {"GitHubOrg": "<Owner>", "GitHubRepo": "<Repo>"}
