@@ -7,12 +7,14 @@ made, every such local path is uploaded to the bootstrap ArtifactsBucket and rep
 
 Keys are content addressed (``api/<sha256>.zip``): the same artifact promoted from dev to prod is
 one object, uploading it again is skipped, and a redeploy of an unchanged build yields "no
-changes" instead of a new Lambda version.
+changes" instead of a new Lambda version. In a versioned bucket (the bootstrap's is) the
+template pins the object version whose S3-verified SHA-256 matches the build (``upload``).
 
 The rewritten template is JSON: the YAML's short-form tags are read as their long forms, which
 CloudFormation reads identically.
 """
 
+import base64
 import hashlib
 import urllib.request
 from pathlib import Path
@@ -52,24 +54,57 @@ def artifact_key(path, prefix="api"):
 
 
 def upload(ctx, bucket, path, prefix="api"):
-    """Upload ``path`` to its content-addressed key unless it is there; return the key.
+    """Make sure ``path``'s exact bytes are at its content-addressed key; return ``(key, version)``.
+
+    The object is reused only when S3's own SHA-256 checksum of it equals this build's (S3
+    verifies the checksum a client sends, so it cannot be forged); anything else at that key, such
+    as an object overwritten by another stage's role, is replaced by a new upload. The version id
+    (``None`` in an unversioned bucket) lets the template pin that exact object version, so a later
+    overwrite cannot change what a stage runs.
 
     Without s3:ListBucket, S3 answers HEAD on a missing key with 403, not 404; both mean
     "upload it" (an object that really is unreadable fails at the upload with its own error).
     """
     data = Path(path).read_bytes()
     key = artifact_key(path, prefix)
-    s3 = ctx.client("s3")
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
+    found = existing_version(ctx, bucket, key, data)
+    if found is not _MISSING:
         ctx.say(f"artifact already uploaded: s3://{bucket}/{key}")
-        return key
+        return key, found
+    answer = ctx.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256",
+        ChecksumSHA256=_sha256_b64(data),
+    )  # fmt: skip
+    ctx.say(f"uploaded {Path(path).name} ({len(data):,} bytes) to s3://{bucket}/{key}")
+    return key, answer.get("VersionId")
+
+
+_MISSING = object()
+
+
+def existing_version(ctx, bucket, key, data):
+    """The version id of the object at ``key`` if it holds exactly ``data``, else ``_MISSING``."""
+    try:
+        head = ctx.client("s3").head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     except Exception as exc:
         if awserrors.error_code(exc) not in ("404", "NoSuchKey", "NotFound", "403"):
             raise
-    s3.put_object(Bucket=bucket, Key=key, Body=data)
-    ctx.say(f"uploaded {Path(path).name} ({len(data):,} bytes) to s3://{bucket}/{key}")
-    return key
+        return _MISSING
+    if head.get("ChecksumSHA256") != _sha256_b64(data):
+        ctx.say(f"s3://{bucket}/{key} does not hold this build's bytes; uploading it again")
+        return _MISSING
+    return head.get("VersionId")
+
+
+def _sha256_b64(data):
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def code_location(bucket, key, version):
+    """A SAM artifact location: pinned to ``version`` when the bucket keeps versions."""
+    if version and version != "null":
+        return {"Bucket": bucket, "Key": key, "Version": version}
+    return f"s3://{bucket}/{key}"
 
 
 def packaged_template(ctx, template_path, bucket, upload_artifacts=True):
@@ -98,8 +133,13 @@ def packaged_template(ctx, template_path, bucket, upload_artifacts=True):
             raise OpsError(
                 f"{logical_id}.{prop} names {value}, which is not in {template_path.parent}"
             )
-        key = upload(ctx, bucket, local) if upload_artifacts else artifact_key(local)
-        properties[prop] = f"s3://{bucket}/{key}"
+        if upload_artifacts:
+            key, version = upload(ctx, bucket, local)
+        else:  # plan: read-only; name the version a deploy would reuse, if it is there already
+            key = artifact_key(local)
+            found = existing_version(ctx, bucket, key, local.read_bytes())
+            version = None if found is _MISSING else found
+        properties[prop] = code_location(bucket, key, version)
         rewritten += 1
     if not rewritten:
         ctx.say(f"{template_path.name}: no local artifacts to upload")

@@ -168,13 +168,16 @@ def test_head_forbidden_without_list_permission_still_uploads(tmp_path):
     s3 = boto3.client("s3", region_name="us-east-1")
     stub = Stubber(s3)
     stub.add_client_error("head_object", "403", "Forbidden", http_status_code=403)
-    stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY})
+    expected = {"Bucket": "b", "Key": ANY, "Body": ANY, "ChecksumAlgorithm": "SHA256",
+                "ChecksumSHA256": ANY}  # fmt: skip
+    stub.add_response("put_object", {"VersionId": "v1"}, expected)
     ctx = make_context(session_factory=lambda: StubbedSession(s3=s3))
     archive = tmp_path / "deployment.zip"
     archive.write_bytes(b"zip")
     with stub:
-        key = artifacts.upload(ctx, "b", archive)
+        key, version = artifacts.upload(ctx, "b", archive)
         stub.assert_no_pending_responses()
+    assert version == "v1"
     assert key == artifacts.artifact_key(archive)
     assert key.startswith("api/") and key.endswith(".zip")
 
@@ -222,3 +225,53 @@ def test_the_stage_execution_role_is_passed_to_cloudformation(ctx, api_stack, tm
     deploy_api(ctx, "dev", package_dir=make_package(tmp_path), fetch=fetcher([]))
     requests = [kwargs for name, kwargs in recorder.calls if name == "create_change_set"]
     assert [r["RoleARN"] for r in requests] == [role]
+
+
+@pytest.fixture
+def versioned(bootstrap):
+    boto3.client("s3", region_name="us-east-1").put_bucket_versioning(
+        Bucket=bootstrap, VersioningConfiguration={"Status": "Enabled"}
+    )
+    return bootstrap
+
+
+def deployed_code_uri(stack="pets-dev-api"):
+    cf = boto3.client("cloudformation", region_name="us-east-1")
+    body = cf.get_template(StackName=stack)["TemplateBody"]
+    template = body if isinstance(body, dict) else json.loads(body)
+    functions = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
+    ]
+    return functions[0]["Properties"]["CodeUri"]
+
+
+def test_code_is_pinned_to_the_uploaded_object_version(ctx, versioned, tmp_path):
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="pets-dev-api",
+        TemplateBody=SAM_TEMPLATE,
+        Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
+    )
+    deploy_api(ctx, "dev", package_dir=make_package(tmp_path), fetch=fetcher([]))
+    uri = deployed_code_uri()
+    s3 = boto3.client("s3", region_name="us-east-1")
+    versions = s3.list_object_versions(Bucket=versioned, Prefix=uri["Key"])["Versions"]
+    assert uri == {"Bucket": versioned, "Key": uri["Key"], "Version": versions[0]["VersionId"]}
+
+
+def test_an_overwritten_artifact_is_uploaded_again_and_the_new_version_pinned(
+    ctx, versioned, tmp_path
+):
+    """Another stage's role overwrote the object at this build's key: the bytes no longer match."""
+    from ops import artifacts  # noqa: PLC0415 -- this test only
+
+    archive = make_package(tmp_path) / "deployment.zip"
+    key = artifacts.artifact_key(archive)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=versioned, Key=key, Body=b"not this build", ChecksumAlgorithm="SHA256")
+    key, version = artifacts.upload(ctx, versioned, archive)
+    assert "does not hold this build's bytes" in ctx.output.stdout
+    pinned = s3.get_object(Bucket=versioned, Key=key, VersionId=version)["Body"].read()
+    assert pinned == archive.read_bytes()
+    again_key, again_version = artifacts.upload(ctx, versioned, archive)
+    assert (again_key, again_version) == (key, version)  # now it matches: reused, not re-sent
+    assert "artifact already uploaded" in ctx.output.stdout
