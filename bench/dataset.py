@@ -11,16 +11,10 @@ batches, which loads a million rows in seconds.
 """
 
 import contextlib
-import dataclasses
-import io
 import random
 import time
-import uuid
 
-import pymysql
-
-from ops.context import Context
-from ops.migrate import MIGRATIONS_DIR, migrate
+from ops import scratchdb
 
 PREFIXES = ["Fluffy", "Mr Whiskers", "Rex", "Zoë"]
 OWNERS = ["Harold", "Ana", "Ben", "Chidi", "Dana", "Eun-ji", "Farah", "Gustavo"]
@@ -37,37 +31,16 @@ def pet_row(i):
     return (pet_name(i), OWNERS[i % len(OWNERS)], SPECIES[i % len(SPECIES)], "fm"[i % 2])
 
 
-def connect(settings, database=None, **extra):
-    return pymysql.connect(
-        host=settings.host,
-        port=settings.port,
-        user=settings.user,
-        password=settings.password,
-        database=database,
-        charset="utf8mb4",
-        autocommit=True,
-        **extra,
-    )
-
-
 @contextlib.contextmanager
 def scratch_database(server):
-    """Yield settings for a new, migrated, empty database; drop it afterwards whatever happens."""
-    name = f"pets_test_bench_{uuid.uuid4().hex[:12]}"
-    with connect(server) as conn, conn.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    try:
-        settings = dataclasses.replace(server, database=name)
-        migrate(settings, MIGRATIONS_DIR, Context(out=io.StringIO(), err=io.StringIO()))
+    """Yield settings for a new, migrated, empty ``pets_test_bench_*`` database; always dropped."""
+    with scratchdb.scratch_database(server, kind="bench_", migrated=True) as settings:
         yield settings
-    finally:
-        with connect(server) as conn, conn.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def grow_to(settings, have, want):
     """Insert pets ``have`` .. ``want - 1`` and return ``want``."""
-    with connect(settings, settings.database) as conn, conn.cursor() as cursor:
+    with scratchdb.admin_connection(settings, settings.database) as conn, conn.cursor() as cursor:
         for start in range(have, want, BATCH_ROWS):
             rows = [pet_row(i) for i in range(start, min(start + BATCH_ROWS, want))]
             # pymysql turns executemany of one INSERT ... VALUES into multi-row INSERTs.
@@ -82,7 +55,7 @@ def grow_to(settings, have, want):
 
 def table_mb(settings):
     """Size of the ``pet`` table with its index, in MB, as InnoDB reports it."""
-    with connect(settings, settings.database) as conn, conn.cursor() as cursor:
+    with scratchdb.admin_connection(settings, settings.database) as conn, conn.cursor() as cursor:
         cursor.execute(
             "SELECT data_length + index_length FROM information_schema.tables"
             " WHERE table_schema = %s AND table_name = 'pet'",
@@ -99,7 +72,7 @@ def settle(server, timeout, dirty_pages=1000, poll=0.5):
     of the shared server dirty pages too, so this waits for "few", not for zero.
     """
     deadline = time.monotonic() + timeout
-    with connect(server) as conn, conn.cursor() as cursor:
+    with scratchdb.admin_connection(server) as conn, conn.cursor() as cursor:
         while True:
             cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
             row = cursor.fetchone()

@@ -29,6 +29,7 @@ from bench import (  # noqa: E402 -- after sys.path
     warm,
 )
 from bench.events import pet_event  # noqa: E402 -- after sys.path
+from ops import scratchdb  # noqa: E402 -- after sys.path
 from ops.dbsettings import DbSettings  # noqa: E402 -- after sys.path
 
 FULL = {
@@ -103,7 +104,7 @@ def run(config, seed, quick):
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "config": config,
     }
-    with dataset.connect(server) as conn, conn.cursor() as cursor:
+    with scratchdb.admin_connection(server) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT VERSION()")
         results["machine"] = report.machine(cursor.fetchone()[0])
 

@@ -17,6 +17,7 @@ from ops import localdb
 from ops.dbsettings import DbSettings
 from ops.errors import OpsError
 from ops.migrate import MIGRATIONS_DIR, migrate
+from ops.scratchdb import admin_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FILE = ROOT / "sql" / "sample" / "pets.sql"
@@ -63,14 +64,7 @@ def create_database(settings):
     if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", settings.database):
         raise OpsError("run: DB_NAME may hold only letters, digits and underscores")
     try:
-        conn = pymysql.connect(
-            host=settings.host,
-            port=settings.port,
-            user=settings.user,
-            password=settings.password,
-            charset="utf8mb4",
-            connect_timeout=5,
-        )
+        conn = admin_connection(settings, connect_timeout=5)
     except pymysql.err.MySQLError as exc:
         raise OpsError(
             f"run: cannot connect to {settings.host}:{settings.port}: {exc.args[-1]}"
@@ -85,16 +79,7 @@ def create_database(settings):
 
 def load_sample(settings, path):
     """Run the statements of ``path``; return the number of rows they added."""
-    conn = pymysql.connect(
-        host=settings.host,
-        port=settings.port,
-        user=settings.user,
-        password=settings.password,
-        database=settings.database,
-        charset="utf8mb4",
-        autocommit=True,
-        connect_timeout=5,
-    )
+    conn = admin_connection(settings, settings.database, connect_timeout=5)
     added = 0
     with conn, conn.cursor() as cursor:
         for statement in sqlparse.split(Path(path).read_text(encoding="utf-8")):

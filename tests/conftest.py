@@ -5,18 +5,17 @@ The server is the one at DB_HOST:DB_PORT (default 127.0.0.1:3306, root, empty pa
 afterwards, so the shared server is left as it was found.
 """
 
-import contextlib
-import dataclasses
 import io
 import os
-import uuid
 
-import pymysql
 import pytest
 
 from ops.context import Context
 from ops.dbsettings import DbSettings
 from ops.migrate import MIGRATIONS_DIR, migrate
+from ops.scratchdb import admin_connection, scratch_database
+
+__all__ = ["PETS", "admin_connection", "scratch_database"]  # what test modules import from here
 
 # Known pets for lookup tests: edge cases of the lookup rule (docs/lookup-rule.md) included.
 PETS = [
@@ -59,31 +58,6 @@ def server_settings():
     env.setdefault("DB_USER", "root")
     env.setdefault("DB_PASSWORD", "")
     return DbSettings.from_env(env)
-
-
-def admin_connection(settings, database=None):
-    return pymysql.connect(
-        host=settings.host,
-        port=settings.port,
-        user=settings.user,
-        password=settings.password,
-        database=database,
-        charset="utf8mb4",
-        autocommit=True,
-    )
-
-
-@contextlib.contextmanager
-def scratch_database(server_settings):
-    """Create an empty uniquely named database; drop it afterwards whatever happens."""
-    name = f"pets_test_{uuid.uuid4().hex[:12]}"
-    with admin_connection(server_settings) as conn, conn.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    try:
-        yield dataclasses.replace(server_settings, database=name)
-    finally:
-        with admin_connection(server_settings) as conn, conn.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @pytest.fixture
