@@ -15,7 +15,12 @@ from ops.dbsettings import DbSettings
 from ops.migrate import MIGRATIONS_DIR, migrate
 from ops.scratchdb import admin_connection, scratch_database
 
-__all__ = ["PETS", "admin_connection", "scratch_database"]  # what test modules import from here
+__all__ = [
+    "PETS",
+    "admin_connection",
+    "db_env",
+    "scratch_database",
+]  # what test modules import from here
 
 # Known pets for lookup tests: edge cases of the lookup rule (docs/lookup-rule.md) included.
 PETS = [
@@ -48,6 +53,18 @@ def _fake_aws_credentials(monkeypatch):
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def db_env(settings, **extra):
+    """The DB_* variables that point a subprocess (ops, make run) at ``settings``' database."""
+    return {
+        "DB_HOST": settings.host,
+        "DB_PORT": str(settings.port),
+        "DB_USER": settings.user,
+        "DB_PASSWORD": settings.password,
+        "DB_NAME": settings.database,
+        **extra,
+    }
 
 
 @pytest.fixture(scope="session")

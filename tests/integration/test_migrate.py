@@ -13,7 +13,7 @@ import pytest
 from ops.context import Context
 from ops.errors import OpsError
 from ops.migrate import MIGRATIONS_DIR, migrate
-from tests.conftest import admin_connection
+from tests.conftest import admin_connection, db_env
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,15 +135,7 @@ def test_failing_migration_stops_is_not_recorded_and_can_be_rerun(empty_db, migr
 
 
 def run_cli(settings, *args, env_extra=None):
-    env = {
-        **os.environ,
-        "DB_HOST": settings.host,
-        "DB_PORT": str(settings.port),
-        "DB_USER": settings.user,
-        "DB_PASSWORD": settings.password,
-        "DB_NAME": settings.database,
-        **(env_extra or {}),
-    }
+    env = {**os.environ, **db_env(settings, **(env_extra or {}))}
     return subprocess.run(
         [sys.executable, "-m", "ops", "migrate", *args],
         cwd=ROOT,
@@ -189,8 +181,7 @@ def test_concurrent_runs_apply_each_migration_once(empty_db, migrations):
         "ALTER TABLE pet ADD COLUMN birth DATE NULL, ALGORITHM = COPY;\n"
     )
     (migrations / "0000_sleep.sql").write_text("DO SLEEP(1);\n")
-    env = {"DB_HOST": empty_db.host, "DB_PORT": str(empty_db.port), "DB_USER": empty_db.user,
-           "DB_PASSWORD": empty_db.password, "DB_NAME": empty_db.database}  # fmt: skip
+    env = db_env(empty_db)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "ops", "migrate", "--migrations-dir", str(migrations)],

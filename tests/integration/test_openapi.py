@@ -15,7 +15,7 @@ import yaml
 from chalice.deploy.swagger import SwaggerGenerator
 
 from app import OTHER_METHODS, PET_ROUTE, create_app
-from tests.conftest import scratch_database
+from tests.conftest import db_env, scratch_database
 from tests.integration.test_run import start_run, wait_ready
 from tests.support.tcpproxy import free_port
 
@@ -40,14 +40,7 @@ def test_document_lists_exactly_the_routes_that_answer():
 def test_schemathesis_finds_no_failure(server_settings, tmp_path):
     port = free_port()
     with scratch_database(server_settings) as settings:
-        env = {
-            "DB_HOST": settings.host,
-            "DB_PORT": str(settings.port),
-            "DB_USER": settings.user,
-            "DB_PASSWORD": settings.password,
-            "DB_NAME": settings.database,
-            "LOG_LEVEL": "WARNING",
-        }
+        env = db_env(settings, LOG_LEVEL="WARNING")
         server = start_run(env, port)
         try:
             wait_ready(server)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ops.localdb import find_binary
-from tests.conftest import scratch_database
+from tests.conftest import db_env, scratch_database
 from tests.support.tcpproxy import free_port
 
 pytestmark = pytest.mark.integration
@@ -65,8 +65,7 @@ def interrupt(process):
 def test_make_run_serves_sample_pets_and_stops_on_ctrl_c(server_settings):
     port = free_port()
     with scratch_database(server_settings) as settings:
-        env = {"DB_HOST": settings.host, "DB_PORT": str(settings.port), "DB_USER": settings.user,
-               "DB_PASSWORD": settings.password, "DB_NAME": settings.database}  # fmt: skip
+        env = db_env(settings)
         process = start_run(env, port)
         try:
             lines = wait_ready(process)
