@@ -345,3 +345,10 @@ def test_every_role_carries_its_stage_permissions_boundary(infra):
     assert {
         f"pets-boundary-{stage}" for stage in infra["Parameters"]["Stage"]["AllowedValues"]
     } <= (names)
+
+
+def test_launch_template_carries_the_stage_tag_the_execution_role_requires(infra):
+    """Updates to it need aws:ResourceTag/stage (bootstrap's StackWritePolicy)."""
+    (spec,) = props(infra, "HostLaunchTemplate")["TagSpecifications"]
+    assert spec["ResourceType"] == "launch-template"
+    assert {"Key": "stage", "Value": {"Ref": "Stage"}} in spec["Tags"]
