@@ -65,7 +65,8 @@ def test_no_nat_gateway_and_a_gateway_endpoint_for_s3_on_the_private_route_table
     assert endpoint["Properties"]["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.s3"}
     assert endpoint["Properties"]["RouteTableIds"] == [{"Ref": "PrivateRouteTable"}]
     (statement,) = statements(endpoint["Properties"]["PolicyDocument"])
-    assert statement["Action"] == "s3:GetObject"
+    # Only reads of the CA bundle, by key or by the exact version DB_SSL_CA names.
+    assert statement["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert statement["Resource"]["Fn::Sub"][0].endswith("/rds-ca/*")
 
 
@@ -127,8 +128,11 @@ def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra
     for policy in role["Policies"]:
         for statement in statements(policy["PolicyDocument"]):
             assert statement["Effect"] == "Allow"
-            granted[statement["Action"]] = statement["Resource"]
-    assert set(granted) == {"secretsmanager:GetSecretValue", "s3:GetObject"}
+            for action in as_list(statement["Action"]):
+                granted[action] = statement["Resource"]
+    assert set(granted) == {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:GetObjectVersion"}
+    # The deploy names the exact object version of a bundle: both reads cover the same keys.
+    assert granted["s3:GetObjectVersion"] == granted["s3:GetObject"]
     assert granted["secretsmanager:GetSecretValue"] == {
         "Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]
     }
@@ -320,3 +324,31 @@ def test_every_checkov_skip_is_inline_and_says_why(name):
         assert len(skip.get("comment", "").split()) >= 8, (
             f"{resource_name}: {skip['id']} needs a reason"
         )
+
+
+BOUNDARY = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/pets-boundary-${Stage}"}
+
+
+def test_every_role_carries_its_stage_permissions_boundary(infra):
+    """The execution role refuses to create a role without it (test_bootstrap.py)."""
+    roles = resources(infra, "AWS::IAM::Role")
+    assert roles, "no role found: the test would prove nothing"
+    for name, role in roles.items():
+        assert role["Properties"].get("PermissionsBoundary") == BOUNDARY, name
+    # The name is the one bootstrap gives each stage's boundary policy.
+    bootstrap = load("bootstrap.yaml")
+    names = {
+        props(bootstrap, name)["ManagedPolicyName"]
+        for name in resources(bootstrap, "AWS::IAM::ManagedPolicy")
+        if "ManagedPolicyName" in props(bootstrap, name)
+    }
+    assert {
+        f"pets-boundary-{stage}" for stage in infra["Parameters"]["Stage"]["AllowedValues"]
+    } <= (names)
+
+
+def test_launch_template_carries_the_stage_tag_the_execution_role_requires(infra):
+    """Updates to it need aws:ResourceTag/stage (bootstrap's StackWritePolicy)."""
+    (spec,) = props(infra, "HostLaunchTemplate")["TagSpecifications"]
+    assert spec["ResourceType"] == "launch-template"
+    assert {"Key": "stage", "Value": {"Ref": "Stage"}} in spec["Tags"]
