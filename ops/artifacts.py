@@ -164,7 +164,9 @@ def upload_rds_ca_bundle(ctx, bucket, region, fetch=fetch_url, bundle_file=None)
     """Put the RDS CA bundle of ``region`` at ``s3://bucket/rds-ca/<region>-bundle.pem``.
 
     The API reads it through ``DB_SSL_CA`` (an ``s3://`` value) to verify Aurora's TLS
-    certificate. ``bundle_file`` uses a local copy instead of downloading.
+    certificate, and the admin host to migrate. ``bundle_file`` uses a local copy instead of
+    downloading. Returns ``(uri, sha256 hex)``: the readers check the digest, because both
+    stages' deploy roles may write this key.
     """
     url = RDS_CA_URL.format(region=region)
     data = Path(bundle_file).read_bytes() if bundle_file else fetch(url)
@@ -173,5 +175,6 @@ def upload_rds_ca_bundle(ctx, bucket, region, fetch=fetch_url, bundle_file=None)
     key = f"rds-ca/{region}-bundle.pem"
     ctx.client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType="text/plain")
     uri = f"s3://{bucket}/{key}"
-    ctx.say(f"uploaded the RDS CA bundle for {region} to {uri}")
-    return uri
+    digest = hashlib.sha256(data).hexdigest()
+    ctx.say(f"uploaded the RDS CA bundle for {region} to {uri} (sha256 {digest[:12]})")
+    return uri, digest

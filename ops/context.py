@@ -20,6 +20,8 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     session_factory: Callable[[], Any] | None = None
+    # GET an https URL, return the body; None means ops.artifacts.fetch_url (the network).
+    fetch: Callable[[str], bytes] | None = None
     _clients: dict = field(default_factory=dict, repr=False)
 
     def client(self, service):

@@ -82,12 +82,12 @@ def deploy_api(
         )
     bucket = artifacts.artifacts_bucket(ctx, bucket)
     region = ctx.client("s3").meta.region_name
-    ca_uri = artifacts.upload_rds_ca_bundle(ctx, bucket, region, fetch, bundle_file)
+    _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, fetch, bundle_file)
     body = artifacts.packaged_template(ctx, template_path, bucket)
     spec = StackSpec(
         name=target.name,
         template_body=body,
-        parameters={**target.parameters, "ArtifactsBucket": bucket, "DbSslCa": ca_uri},
+        parameters={**target.parameters, "ArtifactsBucket": bucket, "DbSslCaSha256": ca_sha256},
         capabilities=target.capabilities,
         tags=target.tags,
         s3_bucket=bucket,

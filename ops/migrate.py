@@ -60,6 +60,11 @@ def add_parser(subparsers):
         default=900.0,
         help="with --stage: seconds to wait for the host to finish (default: 900)",
     )
+    parser.add_argument(
+        "--rds-ca-bundle",
+        type=Path,
+        help="with --stage: use this PEM file instead of downloading the region's RDS CA bundle",
+    )
     parser.add_argument("--migrations-dir", type=Path, default=MIGRATIONS_DIR)
     parser.add_argument(
         "--lock-timeout", type=int, default=60, help="seconds to wait for another migrator"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from ops import ssm
+from ops import artifacts, ssm
 from ops.errors import OpsError
 from ops.stackoutputs import BOOTSTRAP_STACK, infra_stack, require, stack_outputs
 
@@ -90,6 +90,7 @@ def remote_script(
     db_host,
     db_port,
     secret_arn,
+    ca_sha256,
     venv_root=VENV_ROOT,
 ):
     """The shell lines the host runs (POSIX sh, as AWS-RunShellScript runs them).
@@ -109,6 +110,8 @@ def remote_script(
         f"aws s3 cp --only-show-errors {q(bundle)} bundle.zip",
         f"echo {q(digest + '  bundle.zip')} | sha256sum --check --quiet -",
         f"aws s3 cp --only-show-errors {q(ca)} rds-ca.pem",
+        # Both stages' deploy roles may write rds-ca/: trust only the bundle this run uploaded.
+        f"echo {q(ca_sha256 + '  rds-ca.pem')} | sha256sum --check --quiet -",
         f"command -v {HOST_PYTHON} >/dev/null 2>&1 || dnf install -y -q {HOST_PYTHON}",
         f"{HOST_PYTHON} -m zipfile -e bundle.zip app",
         # One venv per requirements file, kept between runs: pip only runs when the pins change.
@@ -144,6 +147,11 @@ def run(args, ctx):
     key = f"migrations/{stage}/{digest}.zip"
     upload(ctx, bucket, key, data)
     region = ctx.client("ssm").meta.region_name
+    # The host verifies TLS to the cluster with the region's RDS CA bundle. A first deploy
+    # migrates before deploy-api ever ran, so this run puts the bundle there itself.
+    _, ca_sha256 = artifacts.upload_rds_ca_bundle(
+        ctx, bucket, region, ctx.fetch or artifacts.fetch_url, args.rds_ca_bundle
+    )
     ssm.require_online(ctx, [host], label="migrate")
     script = remote_script(
         bucket=bucket,
@@ -154,6 +162,7 @@ def run(args, ctx):
         db_host=db_host,
         db_port=db_port,
         secret_arn=secret_arn,
+        ca_sha256=ca_sha256,
     )
     result = ssm.send_and_wait(
         ctx,

@@ -91,8 +91,7 @@ def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
         bucket = artifacts.artifacts_bucket(ctx, bucket)
         body = artifacts.packaged_template(ctx, target.template, bucket, upload_artifacts=False)
         parameters = {**target.parameters, "ArtifactsBucket": bucket}
-        region = ctx.client("s3").meta.region_name
-        parameters["DbSslCa"] = f"s3://{bucket}/rds-ca/{region}-bundle.pem"
+        # DbSslCaSha256 is not sent: a change set keeps the digest the last deploy recorded.
         spec = StackSpec(
             name=target.name,
             template_body=body,

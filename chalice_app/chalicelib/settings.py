@@ -37,6 +37,7 @@ class DbSettings:
     auth: str = "password"  # password | secret | iam
     secret_arn: str = ""
     ssl_ca: str = ""
+    ssl_ca_sha256: str = ""  # when set, a downloaded CA bundle must have this digest
     connect_timeout: float = 2.0
     read_timeout: float = 2.0
     retry_after: int = 15  # seconds; an auto-paused Aurora cluster takes up to ~15 s to resume
@@ -53,6 +54,7 @@ class DbSettings:
             auth=env.get("DB_AUTH", cls.auth),
             secret_arn=env.get("DB_SECRET_ARN", cls.secret_arn),
             ssl_ca=env.get("DB_SSL_CA", cls.ssl_ca),
+            ssl_ca_sha256=env.get("DB_SSL_CA_SHA256", cls.ssl_ca_sha256),
             connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", cls.connect_timeout, float),
             read_timeout=_number(env, "DB_READ_TIMEOUT", cls.read_timeout, float),
             retry_after=_number(env, "DB_RETRY_AFTER", cls.retry_after, int),

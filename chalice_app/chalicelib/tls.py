@@ -17,16 +17,27 @@ def ssl_options(settings, session_factory=None):
     """The ``ssl`` argument for ``pymysql.connect``: ``None`` when no CA is configured."""
     if not settings.ssl_ca:
         return None
-    return {"ca": ca_file(settings.ssl_ca, session_factory)}
+    return {"ca": ca_file(settings.ssl_ca, session_factory, settings.ssl_ca_sha256)}
 
 
-def ca_file(location, session_factory=None):
+class UntrustedBundle(RuntimeError):
+    """The downloaded CA bundle is not the one the deploy uploaded."""
+
+
+def ca_file(location, session_factory=None, sha256=""):
+    """A local path to the CA bundle at ``location``, downloaded once if it is ``s3://``.
+
+    The bucket is shared by the stages, so ``sha256`` (``DB_SSL_CA_SHA256``, set by the deploy
+    from the bytes it uploaded) is checked: a bundle someone replaced is refused, never trusted.
+    """
     if not location.startswith("s3://"):
         return location
     if location not in _DOWNLOADED:
         bucket, _, key = location[len("s3://") :].partition("/")
         session = session_factory() if session_factory else _boto3_session()
         body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        if sha256 and hashlib.sha256(body).hexdigest() != sha256:
+            raise UntrustedBundle(f"{location} does not have the SHA-256 the deploy recorded")
         # Deferred: tempfile pulls in shutil, random, bz2 and lzma, ~5 ms of every cold start,
         # and only an s3:// CA (once per container, in AWS) needs it.
         import tempfile  # noqa: PLC0415 -- see above

@@ -4,6 +4,7 @@ The database is the real MariaDB; only AWS is emulated.
 """
 
 import dataclasses
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -17,7 +18,7 @@ from app import create_app
 from chalicelib.credentials import CredentialsError, get_credentials
 from chalicelib.db import connector
 from chalicelib.settings import DbSettings
-from chalicelib.tls import ca_file, ssl_options
+from chalicelib.tls import UntrustedBundle, ca_file, ssl_options
 from tests.conftest import admin_connection
 
 pytestmark = pytest.mark.integration
@@ -106,3 +107,21 @@ def test_ca_bundle_is_fetched_from_s3_once(aws, tmp_path):
 def test_plain_ca_path_is_used_as_is():
     assert ssl_options(DbSettings(ssl_ca="/etc/ca.pem")) == {"ca": "/etc/ca.pem"}
     assert ssl_options(DbSettings()) is None
+
+
+def test_ca_bundle_with_another_digest_is_refused(aws):
+    """Both stages' deploy roles may write rds-ca/: a bundle that is not the deployed one is
+    refused (and the API answers 503), never trusted."""
+    s3 = aws().client("s3")
+    s3.create_bucket(Bucket="shared")
+    s3.put_object(Bucket="shared", Key="rds-ca/eu-west-1-bundle.pem", Body=b"REPLACED")
+    location = "s3://shared/rds-ca/eu-west-1-bundle.pem"
+    with pytest.raises(UntrustedBundle):
+        ca_file(location, session_factory=aws, sha256=hashlib.sha256(b"DEPLOYED").hexdigest())
+    good = hashlib.sha256(b"REPLACED").hexdigest()
+    assert Path(ca_file(location, session_factory=aws, sha256=good)).read_bytes() == b"REPLACED"
+
+
+def test_settings_carry_the_ca_digest():
+    settings = DbSettings.from_env({"DB_SSL_CA": "s3://b/k", "DB_SSL_CA_SHA256": "ab" * 32})
+    assert settings.ssl_ca_sha256 == "ab" * 32

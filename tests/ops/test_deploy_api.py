@@ -7,6 +7,7 @@ tests that read EndpointURL start from an API stack created that way (``api_stac
 deploy itself is then an update through a change set, as every deploy after the first is.
 """
 
+import hashlib
 import json
 
 import boto3
@@ -83,7 +84,7 @@ def test_deploy_api_uploads_rewrites_deploys_and_prints_the_endpoint(ctx, api_st
     params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert params == {
         "Stage": "dev",
-        "DbSslCa": f"s3://{api_stack}/rds-ca/us-east-1-bundle.pem",
+        "DbSslCaSha256": hashlib.sha256(PEM).hexdigest(),  # what the Lambda will insist on
     }  # InfraStackName and ArtifactsBucket are not declared by this template, so not sent
     assert "### API endpoint (dev)" in ctx.summary_path.read_text()
 

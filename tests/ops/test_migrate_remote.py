@@ -7,6 +7,7 @@ botocore Stubber serves DescribeInstanceInformation (not in moto) and, in the fa
 GetCommandInvocation, because moto cannot report a Failed invocation with output.
 """
 
+import hashlib
 import importlib.metadata
 import io
 import json
@@ -27,6 +28,9 @@ from tests.conftest import admin_connection
 from tests.support.aws import REGION, FakeClock, SplitClient, create_stack, make_context
 
 ROOT = Path(__file__).resolve().parents[2]
+CA_PEM = (
+    b"-----BEGIN CERTIFICATE-----\nMIIB (a stand-in RDS CA bundle)\n-----END CERTIFICATE-----\n"
+)
 HOST = "i-0aaaabbbbccccdddd"
 BUCKET = "pets-artifacts-123456789012"
 PASSWORD = "Sup3r-S3cret-Pa55word"  # pragma: allowlist secret -- fake; must never leak
@@ -156,6 +160,7 @@ class Stage:
             },
             clock=self.clock,
         )
+        self.ctx.fetch = lambda url: CA_PEM  # the runner's download of the RDS CA bundle
 
     def online(self, status="Online"):
         self.stub.add_response(
@@ -210,6 +215,7 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
         db_host=ENDPOINT,
         db_port="3306",
         secret_arn=stage.secret_arn,
+        ca_sha256=hashlib.sha256(CA_PEM).hexdigest(),
     )
     text = "\n".join(lines)
     assert lines[0] == "set -eu"
@@ -336,13 +342,13 @@ RECORDING_PYTHON = """#!/bin/sh
 """
 
 
-def _host(tmp_path, bundle, digest):
+def _host(tmp_path, bundle, digest, ca=None):
     """A fake host: S3 objects on disk, a fake `aws`, a ready venv whose python records calls."""
     s3 = tmp_path / "s3" / BUCKET
     (s3 / "migrations" / "dev").mkdir(parents=True)
     (s3 / "rds-ca").mkdir()
     (s3 / "migrations" / "dev" / f"{digest}.zip").write_bytes(bundle)
-    (s3 / "rds-ca" / f"{REGION}-bundle.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (s3 / "rds-ca" / f"{REGION}-bundle.pem").write_bytes(CA_PEM if ca is None else ca)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "aws").write_text(FAKE_AWS)
@@ -361,6 +367,7 @@ def _host(tmp_path, bundle, digest):
         db_host=ENDPOINT,
         db_port="3306",
         secret_arn=MASTER_ARN,
+        ca_sha256=hashlib.sha256(CA_PEM).hexdigest(),
         venv_root=str(tmp_path / "venvs"),
     )
     env = {
@@ -397,6 +404,17 @@ def test_remote_script_runs_under_posix_sh_in_order_with_the_right_environment(t
         assert "cwd: app" in call
         assert f"env: {ENDPOINT} 3306 pets secret {MASTER_ARN}" in call
         assert "ca: readable" in call and "bundle: extracted" in call
+
+
+def test_remote_script_refuses_a_ca_bundle_someone_replaced(tmp_path):
+    data, digest = migrate_remote.build_bundle()
+    script, env = _host(tmp_path, data, digest, ca=b"-----BEGIN CERTIFICATE-----\nevil\n")
+
+    done = _run_sh(script, env)
+
+    assert done.returncode != 0
+    assert "rds-ca.pem: FAILED" in done.stdout + done.stderr
+    assert not (tmp_path / "calls.log").exists()  # nothing ran against the database
 
 
 def test_remote_script_refuses_a_bundle_whose_sha256_does_not_match(tmp_path):

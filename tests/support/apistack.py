@@ -14,7 +14,7 @@ Description: stand-in for the packaged pet API
 Parameters:
   Stage:
     Type: String
-  DbSslCa:
+  DbSslCaSha256:
     Type: String
     Default: ""
 Resources:
