@@ -63,7 +63,7 @@ def create_app(settings=None, connect=None, env=None):
             response = _error(400, "BadRequest", str(exc))
         except Unavailable as exc:
             log.warning("database unavailable", extra={"fields": {"reason": str(exc)}})
-            retry_after = str(holder.get("settings", DbSettings).retry_after)
+            retry_after = str((holder.get("settings") or DbSettings()).retry_after)
             response = _error(
                 503,
                 "ServiceUnavailable",

@@ -16,7 +16,6 @@ these by hand; ``ops.migrate_remote`` writes them into the SSM command.
 """
 
 import argparse
-import dataclasses
 import re
 import sys
 import time
@@ -103,7 +102,7 @@ def apply_users(conn, database, users_sql, developers, say):
 
 def _connect(settings):
     # Statements here can wait on metadata locks; the API's 2 s read timeout is too short.
-    return connector(dataclasses.replace(settings, read_timeout=60.0))()
+    return connector(settings._replace(read_timeout=60.0))()
 
 
 def wait_for_database(settings, timeout, say, sleep=time.sleep, clock=time.monotonic):

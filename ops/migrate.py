@@ -17,7 +17,6 @@ what yoyo lacks:
   repeated once the file is fixed (docs/migrations.md).
 """
 
-import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -172,7 +171,7 @@ def _backend_class(settings):
     # A migration may rebuild a large table: no 2 s read timeout as the API has, and longer to
     # connect, since an Aurora cluster may be resuming from pause.
     connect = connector(
-        dataclasses.replace(settings, connect_timeout=10.0, read_timeout=3600.0), autocommit=False
+        settings._replace(connect_timeout=10.0, read_timeout=3600.0), autocommit=False
     )
 
     class PetsMySQLBackend(MySQLBackend):

@@ -7,7 +7,6 @@ dropped whatever happens.
 """
 
 import contextlib
-import dataclasses
 import io
 import uuid
 
@@ -39,7 +38,7 @@ def scratch_database(server, kind="", migrated=False):
         # The name is generated above from hex digits, so backquoting it is safe.
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     try:
-        settings = dataclasses.replace(server, database=name)
+        settings = server._replace(database=name)
         if migrated:
             migrate(settings, MIGRATIONS_DIR, Context(out=io.StringIO(), err=io.StringIO()))
         yield settings

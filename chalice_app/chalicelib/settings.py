@@ -7,7 +7,7 @@ connection (so a rotated secret takes effect on the next connection). See ``cred
 """
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class SettingsError(ValueError):
@@ -27,8 +27,14 @@ def _number(env, name, default, kind):
     return number
 
 
-@dataclass(frozen=True)
-class DbSettings:
+class DbSettings(NamedTuple):
+    """Immutable; ``settings._replace(port=...)`` makes a changed copy.
+
+    A NamedTuple rather than a dataclass: chalice already imports ``typing``, while
+    ``dataclasses`` (and the ``inspect`` it pulls in) would cost ~5 ms of every cold start
+    (docs/performance.md).
+    """
+
     host: str = "127.0.0.1"
     port: int = 3306
     user: str = "root"
@@ -45,19 +51,20 @@ class DbSettings:
     @classmethod
     def from_env(cls, env=None):
         env = os.environ if env is None else env
+        d = cls._field_defaults
         return cls(
-            host=env.get("DB_HOST", cls.host),
-            port=_number(env, "DB_PORT", cls.port, int),
-            user=env.get("DB_USER", cls.user),
-            password=env.get("DB_PASSWORD", cls.password),
-            database=env.get("DB_NAME", cls.database),
-            auth=env.get("DB_AUTH", cls.auth),
-            secret_arn=env.get("DB_SECRET_ARN", cls.secret_arn),
-            ssl_ca=env.get("DB_SSL_CA", cls.ssl_ca),
-            ssl_ca_sha256=env.get("DB_SSL_CA_SHA256", cls.ssl_ca_sha256),
-            connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", cls.connect_timeout, float),
-            read_timeout=_number(env, "DB_READ_TIMEOUT", cls.read_timeout, float),
-            retry_after=_number(env, "DB_RETRY_AFTER", cls.retry_after, int),
+            host=env.get("DB_HOST", d["host"]),
+            port=_number(env, "DB_PORT", d["port"], int),
+            user=env.get("DB_USER", d["user"]),
+            password=env.get("DB_PASSWORD", d["password"]),
+            database=env.get("DB_NAME", d["database"]),
+            auth=env.get("DB_AUTH", d["auth"]),
+            secret_arn=env.get("DB_SECRET_ARN", d["secret_arn"]),
+            ssl_ca=env.get("DB_SSL_CA", d["ssl_ca"]),
+            ssl_ca_sha256=env.get("DB_SSL_CA_SHA256", d["ssl_ca_sha256"]),
+            connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", d["connect_timeout"], float),
+            read_timeout=_number(env, "DB_READ_TIMEOUT", d["read_timeout"], float),
+            retry_after=_number(env, "DB_RETRY_AFTER", d["retry_after"], int),
         )
 
     def __repr__(self):

@@ -3,7 +3,6 @@
 The database is the real MariaDB; only AWS is emulated.
 """
 
-import dataclasses
 import hashlib
 import json
 import uuid
@@ -50,9 +49,7 @@ def test_rotated_secret_is_used_by_the_next_connection(aws, pets_db, db_user):
         Name="pets/test/api",
         SecretString=json.dumps({"username": db_user, "password": "first-password"}),
     )["ARN"]
-    settings = dataclasses.replace(
-        pets_db, auth="secret", secret_arn=arn, user="unused", password=""
-    )
+    settings = pets_db._replace(auth="secret", secret_arn=arn, user="unused", password="")
     app = create_app(settings=settings, connect=connector(settings, session_factory=aws))
     with Client(app) as client:
         assert client.http.get("/api/pet/Rex").status_code == 200
@@ -77,7 +74,7 @@ def test_secret_without_password_is_a_clear_error(aws):
 
 def test_secret_failure_is_503_not_500(aws, pets_db):
     arn = aws().client("secretsmanager").create_secret(Name="bad2", SecretString="{}")["ARN"]
-    settings = dataclasses.replace(pets_db, auth="secret", secret_arn=arn)
+    settings = pets_db._replace(auth="secret", secret_arn=arn)
     app = create_app(settings=settings, connect=connector(settings, session_factory=aws))
     with Client(app) as client:
         response = client.http.get("/api/pet/Rex")

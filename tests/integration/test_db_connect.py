@@ -6,8 +6,6 @@ off only for a password login with no CA (the local server); a configured CA mus
 verified TLS, never a silent fallback to plain TCP.
 """
 
-import dataclasses
-
 import certifi
 import pymysql
 import pytest
@@ -32,6 +30,6 @@ def test_a_local_password_login_without_a_ca_sets_up_no_tls(pets_db):
 def test_a_configured_ca_means_tls_or_no_connection(pets_db):
     # The local server has TLS disabled (or a certificate no public CA signed): either way a
     # connector given a CA must refuse to go on in plain text.
-    with_ca = dataclasses.replace(pets_db, ssl_ca=certifi.where())
+    with_ca = pets_db._replace(ssl_ca=certifi.where())
     with pytest.raises(pymysql.err.OperationalError):
         connector(with_ca)().close()

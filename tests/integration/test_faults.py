@@ -4,7 +4,6 @@ The database is real; faults are made by the server itself (KILL, wait_timeout) 
 proxy in front of it that can hang or drop connections (tests/support/tcpproxy.py).
 """
 
-import dataclasses
 import io
 import json
 import time
@@ -44,7 +43,7 @@ def assert_unavailable(response, elapsed):
 
 
 def test_refused_connection_is_503_fast(pets_db):
-    settings = dataclasses.replace(pets_db, port=free_port())
+    settings = pets_db._replace(port=free_port())
     with Client(create_app(settings=settings)) as client:
         assert_unavailable(*timed_get(client))
 
@@ -52,7 +51,7 @@ def test_refused_connection_is_503_fast(pets_db):
 def test_server_that_never_greets_is_503_within_budget(pets_db):
     silent = SilentServer()
     try:
-        settings = dataclasses.replace(pets_db, port=silent.port)
+        settings = pets_db._replace(port=silent.port)
         with Client(create_app(settings=settings)) as client:
             assert_unavailable(*timed_get(client))
     finally:
@@ -62,7 +61,7 @@ def test_server_that_never_greets_is_503_within_budget(pets_db):
 def test_server_that_hangs_mid_session_is_503_within_budget(pets_db):
     proxy = TcpProxy(pets_db.host, pets_db.port)
     try:
-        settings = dataclasses.replace(pets_db, port=proxy.port)
+        settings = pets_db._replace(port=proxy.port)
         app = create_app(settings=settings)
         with Client(app) as client:
             assert timed_get(client)[0].status_code == 200
@@ -76,7 +75,7 @@ def test_server_that_hangs_mid_session_is_503_within_budget(pets_db):
 
 
 def test_wrong_password_is_503_without_details(pets_db):
-    settings = dataclasses.replace(pets_db, user="nobody_here", password="wrong")
+    settings = pets_db._replace(user="nobody_here", password="wrong")
     with Client(create_app(settings=settings)) as client:
         response, elapsed = timed_get(client)
     assert_unavailable(response, elapsed)
@@ -116,7 +115,7 @@ def test_connection_past_wait_timeout_next_request_succeeds(pets_db):
 def test_server_restart_is_survived_without_process_restart(pets_db):
     proxy = TcpProxy(pets_db.host, pets_db.port)
     try:
-        app = create_app(settings=dataclasses.replace(pets_db, port=proxy.port))
+        app = create_app(settings=pets_db._replace(port=proxy.port))
         with Client(app) as client:
             assert client.http.get("/api/pet/Rex").status_code == 200
             proxy.drop_all()  # every connection gone, as in a restart
@@ -146,7 +145,7 @@ def test_missing_table_is_503_not_500(empty_db):
 
 
 def test_unknown_database_is_503(pets_db):
-    settings = dataclasses.replace(pets_db, database="pets_test_does_not_exist")
+    settings = pets_db._replace(database="pets_test_does_not_exist")
     with Client(create_app(settings=settings)) as client:
         assert_unavailable(*timed_get(client))
 
@@ -166,7 +165,7 @@ def test_unavailable_database_log_names_no_password():
 
 
 def test_missing_tls_ca_file_is_503_not_500(pets_db):
-    settings = dataclasses.replace(pets_db, ssl_ca="/nonexistent/rds-ca.pem")
+    settings = pets_db._replace(ssl_ca="/nonexistent/rds-ca.pem")
     with Client(create_app(settings=settings)) as client:
         assert_unavailable(*timed_get(client))
 
@@ -177,7 +176,7 @@ def test_aws_failure_while_connecting_is_503_not_500(pets_db):
     def broken_session():
         raise RuntimeError("no route to Secrets Manager")
 
-    settings = dataclasses.replace(pets_db, auth="secret", secret_arn="arn:aws:secretsmanager:x")
+    settings = pets_db._replace(auth="secret", secret_arn="arn:aws:secretsmanager:x")
     app = create_app(settings=settings, connect=connector(settings, session_factory=broken_session))
     with Client(app) as client:
         assert_unavailable(*timed_get(client))

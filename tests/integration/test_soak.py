@@ -3,7 +3,6 @@
 ``SOAK_LOOKUPS`` sets the soak's total lookups (default 20,000, what the reliability issue asks).
 """
 
-import dataclasses
 import io
 import json
 import os
@@ -106,7 +105,7 @@ def test_database_restart_is_survived_without_process_restart(tmp_path, server_s
     server = PrivateServer(tmp_path / "db", port, Context(out=io.StringIO()))
     server.start()
     try:
-        settings = dataclasses.replace(server_settings, host="127.0.0.1", port=port,
+        settings = server_settings._replace(host="127.0.0.1", port=port,
                                        user="root", password="", database="pets")  # fmt: skip
         with admin_connection(settings) as conn, conn.cursor() as cursor:
             cursor.execute("CREATE DATABASE pets CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")

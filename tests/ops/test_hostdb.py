@@ -4,8 +4,6 @@
 test MariaDB. A recording connection stands in for Aurora and the tests assert the exact SQL.
 """
 
-import dataclasses
-
 import pytest
 
 from ops import hostdb
@@ -100,7 +98,7 @@ def test_wait_returns_once_the_real_database_answers(server_settings):
 
 @pytest.mark.integration
 def test_wait_retries_until_its_deadline_then_fails_with_one_line(server_settings):
-    closed = dataclasses.replace(server_settings, host="127.0.0.1", port=1)  # refused at once
+    closed = server_settings._replace(host="127.0.0.1", port=1)  # refused at once
     now = [0.0]
 
     def sleep(seconds):
