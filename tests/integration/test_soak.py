@@ -8,6 +8,7 @@ import json
 import os
 import random
 import threading
+import time
 from urllib.parse import quote
 
 import pymysql
@@ -41,7 +42,15 @@ def our_connections(settings):
         return [row[0] for row in cursor.fetchall()]
 
 
+def threads_connected(settings):
+    """The server's Threads_connected, not counting the connection that asks."""
+    with admin_connection(settings) as conn, conn.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+        return int(cursor.fetchone()[1]) - 1
+
+
 def test_soak_eight_warm_containers_with_random_kills(pets_db):
+    baseline = threads_connected(pets_db)
     apps = [create_app(settings=pets_db) for _ in range(THREADS)]
     per_thread = LOOKUPS // THREADS
     results = [[] for _ in range(THREADS)]
@@ -90,6 +99,11 @@ def test_soak_eight_warm_containers_with_random_kills(pets_db):
     for app in apps:
         app.get_db().close()
     assert our_connections(pets_db) == []
+    # And the server-wide count is back to where it was (killed threads take a moment to go).
+    deadline = time.monotonic() + 10
+    while threads_connected(pets_db) > baseline and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert threads_connected(pets_db) <= baseline
 
 
 # PrivateServer needs the server and its install tool; GitHub's Ubuntu runners have MySQL 8.0's
