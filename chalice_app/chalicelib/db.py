@@ -63,8 +63,12 @@ class Database:
         if self._conn is None:
             try:
                 self._conn = self._connect()
-            except pymysql.err.MySQLError:
+            except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
                 raise  # a connection failure like any other: the caller decides
+            except pymysql.err.MySQLError as exc:
+                # A protocol or programming error while connecting (a bad DB_NAME, a garbled
+                # packet): not worth a retry, and still never a 500.
+                raise Unavailable(_describe(exc)) from exc
             except CredentialsError as exc:
                 raise Unavailable(f"no database credentials: {exc}") from exc
             except Exception as exc:

@@ -123,3 +123,19 @@ def test_invalid_names_never_open_a_connection(pets_db):
     with Client(app) as test_client:
         assert test_client.http.get("/api/pet/%FF").status_code == 400
     assert app.get_db().connections_opened == 0
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "*/*"])
+def test_any_content_type_is_accepted_on_get(client, content_type):
+    response = client.http.get("/api/pet/Rex", headers={"Content-Type": content_type})
+    assert response.status_code == 200
+    assert json.loads(response.body)["name"] == "Rex"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_other_methods_are_405_whatever_the_content_type(client, content_type):
+    response = client.http.post(
+        "/api/pet/Rex", headers={"Content-Type": content_type}, body=b"name=Rex"
+    )
+    assert response.status_code == 405
+    assert json.loads(response.body)["code"] == "MethodNotAllowed"

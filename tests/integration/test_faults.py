@@ -8,6 +8,7 @@ import io
 import json
 import time
 
+import pymysql
 import pytest
 from chalice.test import Client
 
@@ -179,4 +180,22 @@ def test_aws_failure_while_connecting_is_503_not_500(pets_db):
     settings = pets_db._replace(auth="secret", secret_arn="arn:aws:secretsmanager:x")
     app = create_app(settings=settings, connect=connector(settings, session_factory=broken_session))
     with Client(app) as client:
+        assert_unavailable(*timed_get(client))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pymysql.err.ProgrammingError(1102, "Incorrect database name"),
+        pymysql.err.InternalError(0, "Packet sequence number wrong"),
+        pymysql.err.NotSupportedError(0, "not supported"),
+    ],
+)
+def test_any_driver_error_while_connecting_is_503(pets_db, error):
+    """Errors pymysql raises while connecting that are not connection failures: still a 503."""
+
+    def connect():
+        raise error
+
+    with Client(create_app(settings=pets_db, connect=connect)) as client:
         assert_unavailable(*timed_get(client))
