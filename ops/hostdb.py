@@ -131,12 +131,12 @@ def main(argv=None, env=None, out=sys.stdout):
     parser.add_argument("step", choices=("wait", "users"))
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
-    settings = DbSettings.from_env(env)
 
     def say(message):
         print(message, file=out, flush=True)
 
     try:
+        settings = DbSettings.from_env(env)
         if args.step == "wait":
             wait_for_database(settings, args.timeout, say)
             return 0
@@ -154,6 +154,9 @@ def main(argv=None, env=None, out=sys.stdout):
         return exc.exit_code
     except (pymysql.err.MySQLError, CredentialsError) as exc:
         print(f"{args.step}: {type(exc).__name__}: {exc.args[-1]}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001 -- the SSM output shows one line, never a traceback
+        print(f"{args.step}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1
 
 

@@ -74,19 +74,21 @@ class PrivateServer:
         user = ["--user=" + _current_user()] if os.geteuid() == 0 else []
         if not (datadir / "mysql").is_dir():
             self._ctx.say(f"run: initialising a private MariaDB in {datadir}")
-            subprocess.run(
-                [
-                    install,
-                    "--no-defaults",
-                    f"--datadir={datadir}",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                    *user,
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=open(log, "ab"),  # noqa: SIM115 -- closed with the process
-            )
+            with open(log, "ab") as log_file:
+                done = subprocess.run(
+                    [
+                        install,
+                        "--no-defaults",
+                        f"--datadir={datadir}",
+                        "--auth-root-authentication-method=normal",
+                        "--skip-test-db",
+                        *user,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=log_file,
+                )
+            if done.returncode != 0:
+                raise OpsError(f"run: initialising the private MariaDB failed; see {log}")
         self._ctx.say(f"run: starting a private MariaDB on 127.0.0.1:{self.port}")
         self._process = subprocess.Popen(
             [

@@ -107,3 +107,9 @@ def test_wait_retries_until_its_deadline_then_fails_with_one_line(server_setting
     with pytest.raises(OpsError, match=r"wait: no answer from 127.0.0.1:1 in 30 s"):
         hostdb.wait_for_database(closed, 30, lambda _: None, sleep=sleep, clock=lambda: now[0])
     assert now[0] == 30
+
+
+def test_a_bad_setting_on_the_host_is_one_line(capsys):
+    assert hostdb.main(["wait"], env={"DB_PORT": "three"}) == 1
+    err = capsys.readouterr().err
+    assert err == "wait: SettingsError: DB_PORT must be a number, not 'three'\n"
