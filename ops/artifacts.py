@@ -100,6 +100,22 @@ def _sha256_b64(data):
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
+def _deployed_version(deployed, logical_id, prop, bucket, key):
+    """The version the deployed template pins for this very object, if it does.
+
+    The plan role may not read ``api/*``; the deployed template (GetTemplate) already says which
+    version a build with this content-addressed key runs, so an unchanged build plans as no change.
+    """
+    resources = (deployed or {}).get("Resources") or {}
+    location = ((resources.get(logical_id) or {}).get("Properties") or {}).get(prop)
+    if isinstance(location, dict) and (location.get("Bucket"), location.get("Key")) == (
+        bucket,
+        key,
+    ):
+        return location.get("Version")
+    return None
+
+
 def code_location(bucket, key, version):
     """A SAM artifact location: pinned to ``version`` when the bucket keeps versions."""
     if version and version != "null":
@@ -107,7 +123,7 @@ def code_location(bucket, key, version):
     return f"s3://{bucket}/{key}"
 
 
-def packaged_template(ctx, template_path, bucket, upload_artifacts=True):
+def packaged_template(ctx, template_path, bucket, upload_artifacts=True, deployed=None):
     """Upload the local artifacts ``template_path`` names; return the rewritten template (JSON).
 
     With ``upload_artifacts=False`` (plan) nothing is uploaded: the URIs name the keys a deploy
@@ -137,8 +153,10 @@ def packaged_template(ctx, template_path, bucket, upload_artifacts=True):
             key, version = upload(ctx, bucket, local)
         else:  # plan: read-only; name the version a deploy would reuse, if it is there already
             key = artifact_key(local)
-            found = existing_version(ctx, bucket, key, local.read_bytes())
-            version = None if found is _MISSING else found
+            version = _deployed_version(deployed, logical_id, prop, bucket, key)
+            if version is None:
+                found = existing_version(ctx, bucket, key, local.read_bytes())
+                version = None if found is _MISSING else found
         properties[prop] = code_location(bucket, key, version)
         rewritten += 1
     if not rewritten:
@@ -160,8 +178,17 @@ def fetch_url(url, timeout=30):
         raise OpsError(f"cannot download {url}: {exc}") from exc
 
 
+def rds_ca_key(region, digest):
+    """The bundle's key, content-addressed.
+
+    A stage keeps reading the bundle it was deployed with, even after another stage's deploy
+    uploads a newer one; cloudformation/api/merge.yaml builds the same key from the digest.
+    """
+    return f"rds-ca/{region}-{digest}.pem"
+
+
 def upload_rds_ca_bundle(ctx, bucket, region, fetch=fetch_url, bundle_file=None):
-    """Put the RDS CA bundle of ``region`` at ``s3://bucket/rds-ca/<region>-bundle.pem``.
+    """Put the RDS CA bundle of ``region`` at ``s3://bucket/rds-ca/<region>-<sha256>.pem``.
 
     The API reads it through ``DB_SSL_CA`` (an ``s3://`` value) to verify Aurora's TLS
     certificate, and the admin host to migrate. ``bundle_file`` uses a local copy instead of
@@ -172,9 +199,9 @@ def upload_rds_ca_bundle(ctx, bucket, region, fetch=fetch_url, bundle_file=None)
     data = Path(bundle_file).read_bytes() if bundle_file else fetch(url)
     if b"-----BEGIN CERTIFICATE-----" not in data:
         raise OpsError(f"the RDS CA bundle from {bundle_file or url} holds no PEM certificate")
-    key = f"rds-ca/{region}-bundle.pem"
+    digest = hashlib.sha256(data).hexdigest()
+    key = rds_ca_key(region, digest)
     ctx.client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType="text/plain")
     uri = f"s3://{bucket}/{key}"
-    digest = hashlib.sha256(data).hexdigest()
     ctx.say(f"uploaded the RDS CA bundle for {region} to {uri} (sha256 {digest[:12]})")
     return uri, digest

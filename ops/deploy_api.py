@@ -1,7 +1,7 @@
 """``python -m ops deploy-api --stage S``: roll out the packaged API to a stage.
 
 Steps: find the artifacts bucket (the bootstrap stack's ArtifactsBucket output, or ``--bucket``);
-upload the RDS CA bundle of the region to ``s3://<bucket>/rds-ca/<region>-bundle.pem`` (the API
+upload the RDS CA bundle of the region to ``s3://<bucket>/rds-ca/<region>-<sha256>.pem`` (the API
 verifies Aurora's TLS certificate with it, through ``DB_SSL_CA``); upload ``deployment.zip``
 content-addressed and point ``CodeUri`` at it (``ops.artifacts``); deploy ``pets-<stage>-api``
 through the same code as ``stack-deploy``; print the ``EndpointURL`` output.
@@ -31,7 +31,11 @@ def add_parser(subparsers):
     )
     parser.add_argument("--stage", required=True, choices=stages.STAGES)
     parser.add_argument(
-        "--bucket", help="artifacts bucket (default: the pets-bootstrap stack's ArtifactsBucket)"
+        "--bucket",
+        help=(
+            "artifacts bucket (default: the pets-bootstrap stack's ArtifactsBucket; the API "
+            "template reads the CA bundle from that exported bucket, so override only with it)"
+        ),
     )
     parser.add_argument(
         "--package-dir",
@@ -87,7 +91,7 @@ def deploy_api(
     spec = StackSpec(
         name=target.name,
         template_body=body,
-        parameters={**target.parameters, "ArtifactsBucket": bucket, "DbSslCaSha256": ca_sha256},
+        parameters={**target.parameters, "DbSslCaSha256": ca_sha256},
         capabilities=target.capabilities,
         tags=target.tags,
         s3_bucket=bucket,

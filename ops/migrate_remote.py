@@ -14,7 +14,7 @@ through SSM Run Command (docs/migrations.md compares this with a VPC Lambda and 
    own prefix and a stage's host reads only its own.
 3. **Run** ``AWS-RunShellScript`` on the host (``pets-S-infra`` output ``HostInstanceId``), after
    checking it is SSM-managed and Online: download the bundle and check its SHA-256, download
-   the RDS CA bundle (``rds-ca/<region>-bundle.pem``, uploaded by deploy-api), make a venv with
+   the RDS CA bundle (``rds-ca/<region>-<sha256>.pem``, uploaded by this run), make a venv with
    the pinned packages (kept between runs, one per requirements file), wait for the cluster to
    answer, run ``python -m ops migrate``, then apply the AWS-only users and grants
    (``python -m ops.hostdb users``).
@@ -99,7 +99,7 @@ def remote_script(
     """
     q = shlex.quote
     bundle = f"s3://{bucket}/{key}"
-    ca = f"s3://{bucket}/rds-ca/{region}-bundle.pem"
+    ca = f"s3://{bucket}/{artifacts.rds_ca_key(region, ca_sha256)}"
     return [
         "set -eu",
         f"export AWS_DEFAULT_REGION={q(region)}",

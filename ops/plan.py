@@ -19,7 +19,7 @@ so instead of failing. Local problems (a missing package, an invalid template) a
 import dataclasses
 from pathlib import Path
 
-from ops import artifacts, awserrors, changeset, stages, summary
+from ops import artifacts, awserrors, changeset, stages, summary, templates
 from ops.changeset import StackSpec
 from ops.errors import OpsError
 from ops.stackoutputs import execution_role_arn
@@ -84,13 +84,30 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
     return "\n\n".join([header, *sections]) + "\n", ok
 
 
+def _deployed_template(cf, name):
+    """The stack's template as deployed, before transforms (where CodeUri is); None if none."""
+    try:
+        body = cf.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    except Exception as exc:
+        if awserrors.is_missing_stack(exc):
+            return None
+        raise
+    return body if isinstance(body, dict) else templates.parse(body, name)
+
+
 def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
     if target.packaged:
         if not target.template.is_file():
             raise OpsError(f"no packaged API at {target.template}: run make package first")
         bucket = artifacts.artifacts_bucket(ctx, bucket)
-        body = artifacts.packaged_template(ctx, target.template, bucket, upload_artifacts=False)
-        parameters = {**target.parameters, "ArtifactsBucket": bucket}
+        body = artifacts.packaged_template(
+            ctx,
+            target.template,
+            bucket,
+            upload_artifacts=False,
+            deployed=_deployed_template(cf, target.name),
+        )
+        parameters = dict(target.parameters)
         # DbSslCaSha256 is not sent: a change set keeps the digest the last deploy recorded.
         spec = StackSpec(
             name=target.name,

@@ -69,8 +69,9 @@ def test_deploy_api_uploads_rewrites_deploys_and_prints_the_endpoint(ctx, api_st
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=api_stack)["Contents"]]
     zip_keys = [k for k in keys if k.startswith("api/") and k.endswith(".zip")]
     assert len(zip_keys) == 1
-    assert "rds-ca/us-east-1-bundle.pem" in keys
-    pem = s3.get_object(Bucket=api_stack, Key="rds-ca/us-east-1-bundle.pem")["Body"].read()
+    ca_key = f"rds-ca/us-east-1-{hashlib.sha256(PEM).hexdigest()}.pem"  # content-addressed
+    assert ca_key in keys
+    pem = s3.get_object(Bucket=api_stack, Key=ca_key)["Body"].read()
     assert pem == PEM
     cf = boto3.client("cloudformation", region_name="us-east-1")
     deployed = cf.get_template(StackName="pets-dev-api")["TemplateBody"]

@@ -220,7 +220,12 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
     text = "\n".join(lines)
     assert lines[0] == "set -eu"
     assert f"{digest}  bundle.zip' | sha256sum --check" in text
-    assert f"s3://{BUCKET}/rds-ca/{REGION}-bundle.pem" in text
+    ca_sha256 = hashlib.sha256(CA_PEM).hexdigest()
+    assert f"s3://{BUCKET}/rds-ca/{REGION}-{ca_sha256}.pem" in text
+    assert (
+        stage.s3.get_object(Bucket=BUCKET, Key=f"rds-ca/{REGION}-{ca_sha256}.pem")["Body"].read()
+        == CA_PEM
+    )  # uploaded by the run itself: a first deploy migrates before deploy-api
     env_line = next(line for line in lines if line.startswith("export DB_HOST="))
     assert f"DB_HOST={ENDPOINT} DB_PORT=3306 DB_NAME=pets DB_AUTH=secret" in env_line
     assert f"DB_SECRET_ARN='{stage.secret_arn}'" in env_line  # quoted: the ARN holds a "!"
@@ -348,7 +353,8 @@ def _host(tmp_path, bundle, digest, ca=None):
     (s3 / "migrations" / "dev").mkdir(parents=True)
     (s3 / "rds-ca").mkdir()
     (s3 / "migrations" / "dev" / f"{digest}.zip").write_bytes(bundle)
-    (s3 / "rds-ca" / f"{REGION}-bundle.pem").write_bytes(CA_PEM if ca is None else ca)
+    ca_name = f"{REGION}-{hashlib.sha256(CA_PEM).hexdigest()}.pem"  # the key the script names
+    (s3 / "rds-ca" / ca_name).write_bytes(CA_PEM if ca is None else ca)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "aws").write_text(FAKE_AWS)

@@ -178,6 +178,8 @@ def _stubbed_plan_context(repo, infra_has_changes):
         infra = {"Status": "FAILED", "StatusReason": "No updates are to be performed."}
     stub.add_response("describe_change_set", infra, {"ChangeSetName": arn})
     stub.add_response("delete_change_set", {}, {"ChangeSetName": arn})
+    # plan reads the API stack's deployed template (for the pinned code version): none yet.
+    stub.add_client_error("get_template", "ValidationError", missing.format("pets-dev-api"))
     stub.add_client_error("describe_stacks", "ValidationError", missing.format("pets-dev-api"))
     stub.add_response("create_change_set", {"Id": arn, "StackId": stack_id}, None)
     refused = "No export named pets-dev-infra-ApiSecurityGroupId found"
@@ -253,3 +255,31 @@ def test_destroy_refuses_a_database_without_snapshot_and_deletes_nothing(ctx, re
         destroy(ctx, "dev")
     live = {s["StackName"] for s in cf().describe_stacks()["Stacks"]}
     assert {"pets-dev-infra", "pets-dev-api"} <= live  # not even the API was deleted
+
+
+def test_plan_of_an_unchanged_build_keeps_the_deployed_code_version(ctx, repo):
+    """The plan role cannot read api/*: the pinned version comes from the deployed template."""
+    from ops import artifacts  # noqa: PLC0415 -- this test only
+
+    zip_path = repo / "build" / "api" / "deployment.zip"
+    key = artifacts.artifact_key(zip_path)
+    pinned = {"Bucket": "artifacts", "Key": key, "Version": "v-deployed"}
+    deployed = {
+        "Resources": {"APIHandler": {"Type": "AWS::Serverless::Function",
+                                     "Properties": {"CodeUri": pinned}}}
+    }  # fmt: skip
+    assert artifacts._deployed_version(deployed, "APIHandler", "CodeUri", "artifacts", key) == (
+        "v-deployed"
+    )
+    # Another key (a new build) or another bucket is not this object: nothing is reused.
+    assert artifacts._deployed_version(deployed, "APIHandler", "CodeUri", "artifacts", "x") is None
+    assert artifacts._deployed_version(deployed, "APIHandler", "CodeUri", "other", key) is None
+    body = artifacts.packaged_template(
+        ctx, repo / "build" / "api" / "sam.yaml", "artifacts", upload_artifacts=False,
+        deployed=deployed,
+    )  # fmt: skip
+    functions = [
+        r for r in json.loads(body)["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function"
+    ]  # fmt: skip
+    assert functions[0]["Properties"]["CodeUri"] == pinned

@@ -77,7 +77,7 @@ def test_lambda_database_settings_come_from_the_infra_exports_and_name_no_secret
     assert variables["DB_USER"] == "pets_api"
     assert variables["DB_AUTH"] == "iam"
     assert variables["DB_SSL_CA"] == {
-        "Fn::Sub": ["s3://${Bucket}/rds-ca/${AWS::Region}-bundle.pem", {"Bucket": BUCKET}]
+        "Fn::Sub": ["s3://${Bucket}/rds-ca/${AWS::Region}-${DbSslCaSha256}.pem", {"Bucket": BUCKET}]
     }
     assert not {"DB_PASSWORD", "DB_SECRET_ARN"} & set(variables)
 
@@ -98,7 +98,7 @@ def test_lambda_role_connects_as_pets_api_only_and_reads_only_the_ca_bundle(api)
     assert connect["Fn::Sub"][0].endswith(":dbuser:${ClusterResourceId}/pets_api")
     assert connect["Fn::Sub"][1] == {"ClusterResourceId": _import("DbClusterResourceId")}
     (ca,) = granted["s3:GetObject"]
-    assert ca["Fn::Sub"][0].endswith("/rds-ca/${AWS::Region}-bundle.pem")
+    assert ca["Fn::Sub"][0].endswith("/rds-ca/${AWS::Region}-${DbSslCaSha256}.pem")
     managed = {arn["Fn::Sub"].rsplit("/", 1)[-1] for arn in role["ManagedPolicyArns"]}
     assert managed == {"AWSLambdaVPCAccessExecutionRole", "AWSXRayDaemonWriteAccess"}
 
