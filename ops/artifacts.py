@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ops import awserrors, changeset, templates
 from ops.errors import OpsError
+from ops.stackoutputs import outputs_of
 from ops.stages import BOOTSTRAP_STACK
 
 # Properties that hold a local artifact path, by resource type (as `aws cloudformation package`).
@@ -37,7 +38,7 @@ def artifacts_bucket(ctx, bucket=None):
     if bucket:
         return bucket
     stack = changeset.current_stack(ctx.client("cloudformation"), BOOTSTRAP_STACK)
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs") or []}
+    outputs = outputs_of(stack)
     if "ArtifactsBucket" not in outputs:
         where = "has no ArtifactsBucket output" if stack else "does not exist"
         raise OpsError(

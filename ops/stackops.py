@@ -17,6 +17,7 @@ Following a stack (rain's ``ui/stack.go`` and SAM's ``deployer.py`` show the way
 from dataclasses import dataclass, field
 
 from ops import awserrors, summary
+from ops.changeset import current_stack
 from ops.errors import OpsError
 
 POLL_SECONDS = 5
@@ -193,12 +194,8 @@ def follow(ctx, follower, poll=POLL_SECONDS):
 
 
 def describe(cf, name_or_id):
-    try:
-        return cf.describe_stacks(StackName=name_or_id)["Stacks"][0]
-    except Exception as exc:
-        if awserrors.is_missing_stack(exc):
-            return None
-        raise
+    """The stack by name or id, or None when there is none (``changeset.current_stack``)."""
+    return current_stack(cf, name_or_id)
 
 
 def execute(ctx, change_set, poll=POLL_SECONDS):

@@ -6,6 +6,7 @@ outputs, never from configuration of their own, so what they touch is what was d
 
 from botocore.exceptions import ClientError
 
+from ops.changeset import current_stack
 from ops.errors import OpsError
 from ops.stages import BOOTSTRAP_STACK, STAGES, stack_name
 
@@ -17,16 +18,21 @@ def infra_stack(stage):
     return stack_name(stage, "infra")
 
 
+def outputs_of(stack):
+    """``{OutputKey: OutputValue}`` of a DescribeStacks entry (``{}`` for None)."""
+    return {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs") or []}
+
+
 def stack_outputs(ctx, stack_name):
     """``{OutputKey: OutputValue}`` of ``stack_name``; a one-line error when it does not exist."""
     try:
-        stacks = ctx.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        stack = current_stack(ctx.client("cloudformation"), stack_name)
     except ClientError as exc:
         message = exc.response.get("Error", {}).get("Message", "")
-        if "does not exist" in message:
-            raise OpsError(f"stack {stack_name} does not exist: deploy it first") from exc
         raise OpsError(f"cannot read stack {stack_name}: {message or exc}") from exc
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    if stack is None:
+        raise OpsError(f"stack {stack_name} does not exist: deploy it first")
+    return outputs_of(stack)
 
 
 def require(outputs, stack_name, *names):

@@ -17,33 +17,11 @@ from botocore.stub import Stubber
 from ops.cli import main
 from ops.context import Context
 from ops.drift import DRIFTED, StackDrift, markdown_report
+from tests.support.aws import FakeClock
+from tests.support.cfn import StubbedSession
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 INFRA, API = "pets-dev-infra", "pets-dev-api"
-
-
-class FakeClock:
-    """``ctx.clock`` and ``ctx.sleep`` together: sleeping moves the clock, nothing waits."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class StubbedSession:
-    def __init__(self, client):
-        self._client = client
-
-    def client(self, service, **kwargs):  # kwargs: e.g. the retry Config a Context may pass
-        assert service == "cloudformation"
-        return self._client
 
 
 @pytest.fixture
@@ -61,8 +39,8 @@ def make_ctx(client, clock, summary=None):
         err=io.StringIO(),
         env=env,
         sleep=clock.sleep,
-        clock=clock,
-        session_factory=lambda: StubbedSession(client),
+        clock=clock.clock,
+        session_factory=lambda: StubbedSession(cloudformation=client),
     )
 
 

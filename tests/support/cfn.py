@@ -8,7 +8,6 @@ it does support: AWS::SQS::Queue, AWS::SNS::Topic, AWS::S3::Bucket.
 import contextlib
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,11 @@ from pathlib import Path
 import boto3
 
 from ops.context import Context
+from ops.localdb import reachable
+from tests.support.aws import Session
+from tests.support.tcpproxy import free_port
+
+__all__ = ["StubbedSession", "free_port"]  # free_port: re-exported for the ops tests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,14 +91,9 @@ def make_context(env=None, session_factory=boto3.session.Session):
     return ctx
 
 
-class StubbedSession:
-    """A boto3-session stand-in that hands out pre-built (Stubber-wrapped) clients."""
-
-    def __init__(self, **clients):
-        self._clients = clients
-
-    def client(self, service, **_kwargs):
-        return self._clients[service]
+def StubbedSession(**clients):  # named like the session class it stands in for
+    """A boto3-session stand-in handing out the given (Stubber-wrapped or moto) clients."""
+    return Session(clients)
 
 
 def write(tmp_path, name, text):
@@ -102,12 +101,6 @@ def write(tmp_path, name, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -122,9 +115,7 @@ def moto_server():
     )
     try:
         deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-                break
+        while not reachable("127.0.0.1", port, timeout=0.5):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("moto_server did not start")
             time.sleep(0.1)
