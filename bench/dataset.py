@@ -10,11 +10,10 @@ Each table size gets its own database holding pets 0..n-1, loaded with multi-row
 batches, which loads a million rows in seconds.
 """
 
-import contextlib
 import random
 import time
 
-from ops import scratchdb
+from ops.db.admin import admin_connection
 
 PREFIXES = ["Fluffy", "Mr Whiskers", "Rex", "Zoë"]
 OWNERS = ["Harold", "Ana", "Ben", "Chidi", "Dana", "Eun-ji", "Farah", "Gustavo"]
@@ -31,16 +30,9 @@ def pet_row(i):
     return (pet_name(i), OWNERS[i % len(OWNERS)], SPECIES[i % len(SPECIES)], "fm"[i % 2])
 
 
-@contextlib.contextmanager
-def scratch_database(server):
-    """Yield settings for a new, migrated, empty ``pets_test_bench_*`` database; always dropped."""
-    with scratchdb.scratch_database(server, kind="bench_", migrated=True) as settings:
-        yield settings
-
-
 def grow_to(settings, have, want):
     """Insert pets ``have`` .. ``want - 1`` and return ``want``."""
-    with scratchdb.admin_connection(settings, settings.database) as conn, conn.cursor() as cursor:
+    with admin_connection(settings, settings.database) as conn, conn.cursor() as cursor:
         for start in range(have, want, BATCH_ROWS):
             rows = [pet_row(i) for i in range(start, min(start + BATCH_ROWS, want))]
             # pymysql turns executemany of one INSERT ... VALUES into multi-row INSERTs.
@@ -55,7 +47,7 @@ def grow_to(settings, have, want):
 
 def table_mb(settings):
     """Size of the ``pet`` table with its index, in MB, as InnoDB reports it."""
-    with scratchdb.admin_connection(settings, settings.database) as conn, conn.cursor() as cursor:
+    with admin_connection(settings, settings.database) as conn, conn.cursor() as cursor:
         cursor.execute(
             "SELECT data_length + index_length FROM information_schema.tables"
             " WHERE table_schema = %s AND table_name = 'pet'",
@@ -72,7 +64,7 @@ def settle(server, timeout, dirty_pages=1000, poll=0.5):
     of the shared server dirty pages too, so this waits for "few", not for zero.
     """
     deadline = time.monotonic() + timeout
-    with scratchdb.admin_connection(server) as conn, conn.cursor() as cursor:
+    with admin_connection(server) as conn, conn.cursor() as cursor:
         while True:
             cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
             row = cursor.fetchone()

@@ -10,14 +10,10 @@ not with the warm-path table. docs/performance.md quotes them.
 
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[0:0] = [p for p in (str(REPO), str(REPO / "chalice_app")) if p not in sys.path]
-
-from bench import contenders  # noqa: E402 -- after sys.path
-from bench.events import LambdaContext, pet_event  # noqa: E402 -- after sys.path
-from chalicelib.settings import DbSettings  # noqa: E402 -- after sys.path
+from bench import contenders
+from chalicelib.settings import DbSettings
+from tests.support.events import LambdaContext, pet_event
 
 
 class _Cursor:

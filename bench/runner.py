@@ -15,11 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-# The handler modules are imported the way Lambda imports them: app.py and chalicelib at the top.
-sys.path[0:0] = [p for p in (str(REPO), str(REPO / "chalice_app")) if p not in sys.path]
-
-from bench import (  # noqa: E402 -- after sys.path
+from bench import (
     cold,
     contenders,
     dataset,
@@ -28,9 +24,12 @@ from bench import (  # noqa: E402 -- after sys.path
     report,
     warm,
 )
-from bench.events import pet_event  # noqa: E402 -- after sys.path
-from ops import scratchdb  # noqa: E402 -- after sys.path
-from ops.dbsettings import DbSettings  # noqa: E402 -- after sys.path
+from chalicelib.settings import DbSettings
+from ops.db.admin import admin_connection
+from tests.support.db import scratch_database
+from tests.support.events import pet_event
+
+REPO = Path(__file__).resolve().parent.parent
 
 FULL = {
     "sizes": [1_000, 100_000, 1_000_000],
@@ -104,13 +103,16 @@ def run(config, seed, quick):
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "config": config,
     }
-    with scratchdb.admin_connection(server) as conn, conn.cursor() as cursor:
+    with admin_connection(server) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT VERSION()")
         results["machine"] = report.machine(cursor.fetchone()[0])
 
     sizes = config["sizes"]
     with contextlib.ExitStack() as stack:
-        databases = {size: stack.enter_context(dataset.scratch_database(server)) for size in sizes}
+        databases = {
+            size: stack.enter_context(scratch_database(server, kind="bench_", migrated=True))
+            for size in sizes
+        }
         for size, settings in databases.items():
             loading = time.monotonic()
             dataset.grow_to(settings, 0, size)

@@ -1,32 +1,61 @@
-"""The ``python -m ops`` command line: parse, build the Context, run, turn failures into one line.
+"""The ``python -m ops`` command line: parse, run one command, turn any failure into one line.
 
-Each command module in ``COMMANDS`` registers its own sub-parser. Expected failures are
-``OpsError``; AWS and connection errors are translated by ``ops.awserrors`` where a command
-uses AWS. Nothing reaches the user as a traceback unless ``OPS_DEBUG=1``.
+A command is a module of ``ops.commands`` with ``add_arguments(parser)`` and ``run(args, ctx)``,
+listed once in ``COMMANDS`` with its one-line help. Only the command being run is imported, so
+``run`` and ``migrate`` never load boto3 or PyYAML, and ``--help`` loads nothing at all.
+
+Expected failures are ``OpsError``; AWS failures are translated by ``ops.aws.errors.describe``.
+Nothing reaches the user as a traceback unless ``OPS_DEBUG=1``.
 """
 
 import argparse
 import importlib
 import sys
 
-from chalice_app.chalicelib.settings import SettingsError
-from ops import awserrors
+from chalicelib.settings import SettingsError
+from ops.aws.errors import describe
 from ops.context import Context
 from ops.errors import OpsError
 
-# "ops.patch" (the name `patch` is reserved for it) comes with the host-patching work (issue 6).
-COMMANDS = [
-    "ops.drift",
-    "ops.migrate",
-    "ops.package_api",
-    "ops.patch",
-    "ops.run_local",
-    "ops.stack_deploy",
-    "ops.plan",
-    "ops.deploy_api",
-    "ops.smoke",
-    "ops.destroy",
-]
+DESCRIPTION = (
+    "Run, test, deploy and operate the pets API: the commands the Makefile and the GitHub "
+    "workflows call, in the order an operator meets them."
+)
+# name -> (module in ops.commands, one-line help), in workflow order.
+COMMANDS = {
+    "run": ("run", "serve the API locally on a real database (what make run does)"),
+    "migrate": ("migrate", "apply pending schema migrations to the database named by DB_*"),
+    "package-api": (
+        "package_api",
+        "package the API stack offline into build/api (what make package does)",
+    ),
+    "plan": (
+        "plan",
+        "change sets (never executed) for every stack of a stage, as a markdown report",
+    ),
+    "deploy-infra": ("deploy_infra", "create or update pets-<stage>-infra through a change set"),
+    "deploy-api": (
+        "deploy_api",
+        "upload the packaged API and deploy pets-<stage>-api; print the endpoint URL",
+    ),
+    "smoke": (
+        "smoke",
+        "check the deployed API: a known pet 200, an unknown one 404, with latency",
+    ),
+    "patch": (
+        "patch",
+        "scan or patch the stage's EC2 hosts with SSM Patch Manager and report compliance",
+    ),
+    "drift": ("drift", "detect drift on every stack of a stage; exit 1 when anything drifted"),
+    "stack-deploy": (
+        "stack_deploy",
+        "deploy any CloudFormation stack through a change set, following its events",
+    ),
+    "destroy": (
+        "destroy",
+        "delete the stage's API and infra stacks (the database keeps a final snapshot)",
+    ),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,8 +64,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser():
-    parser = _Parser(prog="python -m ops", description=__doc__.splitlines()[0])
+def build_parser(argv):
+    """The parser, with the arguments of the one command ``argv`` names (if it names one)."""
+    parser = _Parser(prog="python -m ops", description=DESCRIPTION)
     subparsers = parser.add_subparsers(
         title="commands",
         metavar="COMMAND",
@@ -44,13 +74,19 @@ def build_parser():
         required=True,
         parser_class=_Parser,
     )
-    for name in COMMANDS:
-        importlib.import_module(name).add_parser(subparsers)
+    chosen = next((word for word in argv if word in COMMANDS), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text)
+        if name == chosen:
+            module = importlib.import_module(f"ops.commands.{module_name}")
+            module.add_arguments(sub)
+            sub.set_defaults(command=module.run)
     return parser
 
 
 def main(argv=None, ctx=None):
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     ctx = ctx or Context()
     try:
         return args.command(args, ctx) or 0
@@ -69,7 +105,7 @@ def main(argv=None, ctx=None):
     except Exception as exc:  # the CLI's last line of defence: one line, not a traceback
         if ctx.env.get("OPS_DEBUG") == "1":
             raise
-        message = awserrors.describe(exc)
+        message = describe(exc)
         if message is not None:
             ctx.warn(f"{args.command_name}: {message}")
             return 1

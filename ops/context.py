@@ -1,7 +1,8 @@
-"""What a command may use to touch the world: output streams, environment, clock, AWS clients.
+"""What a command may use to touch the world: output streams, environment, clock, HTTP, AWS.
 
-``Context.from_environment`` is what the CLI builds. Tests build their own, handing in a boto3
-session backed by moto, clients wrapped in a botocore Stubber, a fake sleep and a StringIO.
+The CLI builds the default ``Context()``. Tests build their own, handing in a boto3 session
+backed by moto, clients wrapped in a botocore Stubber, a fake sleep and clock, a StringIO, and
+an HTTP ``fetch`` of their own, so no test needs ``mock.patch``.
 """
 
 import os
@@ -10,6 +11,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+
+from ops import http
 
 
 @dataclass
@@ -20,8 +23,8 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     session_factory: Callable[[], Any] | None = None
-    # GET an https URL, return the body; None means ops.artifacts.fetch_url (the network).
-    fetch: Callable[[str], bytes] | None = None
+    # GET a URL: fetch(url, timeout=..., headers=...) -> ops.http.Response.
+    fetch: Callable[..., http.Response] = http.get
     _clients: dict = field(default_factory=dict, repr=False)
 
     def client(self, service):

@@ -1,5 +1,5 @@
-"""Test doubles for ops commands that talk to AWS: a fake clock, a session of chosen clients,
-and a client that sends some operations to a botocore Stubber and the rest to moto.
+"""AWS for tests: the one context factory, a fake clock, sessions of chosen clients, a client
+split between moto and a botocore Stubber, moto stacks with chosen outputs, and moto_server.
 
 Why the split client: moto implements SendCommand and GetCommandInvocation but not
 ListCommandInvocations, DescribeInstanceInformation or DescribeInstancePatchStates. One SSM
@@ -8,13 +8,20 @@ test holds two real botocore clients and ``SplitClient`` routes each operation t
 Nothing is patched: the command under test receives these through its ``Context``.
 """
 
+import contextlib
 import io
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import boto3
 from botocore.stub import Stubber
 
 from ops.context import Context
+from ops.local.ports import reachable
+from tests.support.tcpproxy import free_port
 
 REGION = "us-east-1"
 
@@ -67,16 +74,26 @@ def stubbed_client(service):
     return client, Stubber(client)
 
 
-def make_context(clients, clock=None, env=None):
+def make_context(clients=None, *, env=None, clock=None, fetch=None):
+    """A Context for one test: output in ``ctx.out``/``ctx.err`` (StringIO), ``ctx.env`` only
+    what the test gives, sleep on a ``FakeClock`` (its calls in ``ctx.sleeps``).
+
+    AWS comes from ``clients`` (``{service: client}``: moto or Stubber-wrapped), else from boto3,
+    which is moto inside ``mock_aws``. ``fetch`` stands in for HTTP (``ops.http.get``).
+    """
     clock = clock or FakeClock()
-    return Context(
+    extra = {"fetch": fetch} if fetch else {}
+    ctx = Context(
         out=io.StringIO(),
         err=io.StringIO(),
         env=dict(env or {}),
         sleep=clock.sleep,
         clock=clock.clock,
-        session_factory=lambda: Session(clients),
+        session_factory=(lambda: Session(clients)) if clients else boto3.session.Session,
+        **extra,
     )
+    ctx.sleeps = clock.sleeps
+    return ctx
 
 
 def create_stack(name, outputs):
@@ -101,3 +118,29 @@ def create_stack(name, outputs):
     boto3.client("cloudformation", region_name=REGION).create_stack(
         StackName=name, TemplateBody=json.dumps(template)
     )
+
+
+@contextlib.contextmanager
+def moto_server():
+    """A real ``moto_server`` process on a free 127.0.0.1 port; yields its URL."""
+    port = free_port()
+    binary = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not reachable("127.0.0.1", port, timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

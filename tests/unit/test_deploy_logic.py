@@ -3,11 +3,11 @@
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
-from ops import awserrors, stages, templates
-from ops.changeset import classify
+from ops import stages
+from ops.aws import errors as awserrors
+from ops.cfn import templates
+from ops.cfn.changeset import classify
 from ops.errors import OpsError
-
-pytestmark = pytest.mark.unit
 
 
 def client_error(code, message, operation="DescribeStacks", retries=0):
@@ -145,7 +145,7 @@ def test_no_updates_and_missing_stack_are_recognised():
 
 
 def test_large_templates_of_a_stage_go_under_its_prefix():
-    from ops.stack_deploy import default_prefix  # noqa: PLC0415 -- this test only
+    from ops.cfn.deploy import default_prefix  # noqa: PLC0415 -- this test only
 
     assert default_prefix("pets-dev-infra") == "templates/dev"
     assert default_prefix("pets-prod-api") == "templates/prod"

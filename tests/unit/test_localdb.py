@@ -6,9 +6,7 @@ import pytest
 
 from ops.context import Context
 from ops.errors import OpsError
-from ops.localdb import INSTALL_HINT, PrivateServer, find_binary
-
-pytestmark = pytest.mark.unit
+from ops.local.mariadb import INSTALL_HINT, PrivateServer, find_binary
 
 
 def test_no_server_binary_says_how_to_install_one(tmp_path):

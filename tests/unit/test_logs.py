@@ -8,41 +8,7 @@ import pytest
 from app import create_app
 from chalicelib import logs
 from chalicelib.settings import DbSettings
-
-pytestmark = pytest.mark.unit
-
-
-def proxy_event(raw_name, request_id="req-123"):
-    """An API Gateway REST proxy event, as Lambda receives it (path parameter percent-encoded)."""
-    return {
-        "resource": "/api/pet/{name}",
-        "path": f"/api/pet/{raw_name}",
-        "httpMethod": "GET",
-        "headers": {"Host": "example.execute-api.us-east-1.amazonaws.com"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"name": raw_name},
-        "stageVariables": None,
-        "requestContext": {
-            "requestId": request_id,
-            "resourcePath": "/api/pet/{name}",
-            "httpMethod": "GET",
-            "stage": "v1",
-        },  # fmt: skip
-        "body": None,
-        "isBase64Encoded": False,
-    }
-
-
-class FakeLambdaContext:
-    aws_request_id = "lambda-req"
-    function_name = "pets-api"
-    memory_limit_in_mb = 128
-    function_version = "$LATEST"
-
-    def get_remaining_time_in_millis(self):
-        return 3000
+from tests.support.events import LambdaContext, proxy_event
 
 
 @pytest.fixture
@@ -55,7 +21,7 @@ def log_stream():
 def test_request_is_logged_as_json_with_its_request_id(log_stream):
     app = create_app(settings=DbSettings(password="hunter2-secret"))
     response = app(
-        proxy_event("%FF"), FakeLambdaContext()
+        proxy_event("%FF", request_id="req-123"), LambdaContext()
     )  # invalid UTF-8: 400, no database needed
     assert response["statusCode"] == 400
     assert json.loads(response["body"])["code"] == "BadRequest"
@@ -68,6 +34,6 @@ def test_request_is_logged_as_json_with_its_request_id(log_stream):
 
 def test_lambda_response_is_api_gateway_shaped(log_stream):
     app = create_app(settings=DbSettings())
-    response = app(proxy_event("x" * 21), FakeLambdaContext())
+    response = app(proxy_event("x" * 21), LambdaContext())
     assert response["statusCode"] == 400
     assert response["headers"]["Content-Type"] == "application/json"

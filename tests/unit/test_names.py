@@ -7,8 +7,6 @@ import pytest
 
 from chalicelib.names import InvalidName, decode_path_name, validate_name
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("raw", "name"),

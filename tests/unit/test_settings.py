@@ -7,9 +7,7 @@ import pytest
 from app import create_app
 from chalicelib.credentials import CredentialsError, get_credentials
 from chalicelib.settings import DbSettings, SettingsError
-from tests.unit.test_logs import FakeLambdaContext, proxy_event
-
-pytestmark = pytest.mark.unit
+from tests.support.events import LambdaContext, proxy_event
 
 
 def test_defaults_match_the_readme():
@@ -75,7 +73,7 @@ def test_bad_numbers_name_the_variable(name, value, message):
 
 def test_bad_configuration_in_lambda_is_503_not_500():
     app = create_app(env={"DB_PORT": "x"})
-    response = app(proxy_event("Rex"), FakeLambdaContext())
+    response = app(proxy_event("Rex"), LambdaContext())
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["code"] == "ServiceUnavailable"
     assert response["headers"]["Retry-After"] == "15"

@@ -1,0 +1,1 @@
+"""One module per ``python -m ops`` command (listed in ``ops.cli.COMMANDS``)."""

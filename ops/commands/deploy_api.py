@@ -1,0 +1,105 @@
+"""``python -m ops deploy-api --stage S``: roll out the packaged API to a stage.
+
+Steps: find the artifacts bucket (the bootstrap stack's ArtifactsBucket output, or ``--bucket``);
+upload the RDS CA bundle of the region to ``s3://<bucket>/rds-ca/<region>-<sha256>.pem`` (the API
+verifies Aurora's TLS certificate with it, through ``DB_SSL_CA``); upload ``deployment.zip``
+content-addressed and point ``CodeUri`` at it (``ops.artifacts``); deploy ``pets-<stage>-api``
+through the same code as ``stack-deploy``; print the ``EndpointURL`` output.
+
+The CA bundle is downloaded here, by the pipeline (the GitHub runner has internet), so the
+Lambda never needs internet access; it is fetched through ``ctx.fetch``, so tests never touch
+the network.
+"""
+
+from pathlib import Path
+
+from ops import report, stages
+from ops.cfn import artifacts
+from ops.cfn.changeset import StackSpec
+from ops.cfn.deploy import deploy
+from ops.cfn.execute import POLL_SECONDS
+from ops.errors import OpsError
+
+
+def add_arguments(parser):
+    parser.description = (
+        "Upload build/api/deployment.zip (content-addressed) and the region's RDS CA "
+        "bundle to the artifacts bucket, rewrite CodeUri, deploy pets-<stage>-api "
+        "through stack-deploy and print its EndpointURL."
+    )
+    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    parser.add_argument(
+        "--bucket",
+        help=(
+            "artifacts bucket (default: the pets-bootstrap stack's ArtifactsBucket; the API "
+            "template reads the CA bundle from that exported bucket, so override only with it)"
+        ),
+    )
+    parser.add_argument(
+        "--package-dir",
+        type=Path,
+        default=stages.ROOT / "build" / "api",
+        help="where make package wrote sam.yaml and deployment.zip (default: build/api)",
+    )
+    parser.add_argument(
+        "--rds-ca-bundle",
+        type=Path,
+        help="use this PEM file instead of downloading the region's RDS CA bundle",
+    )
+    parser.add_argument(
+        "--no-execute-changeset", action="store_true", help="upload and preview only"
+    )
+
+
+def run(args, ctx):
+    deploy_api(
+        ctx,
+        args.stage,
+        bucket=args.bucket,
+        package_dir=args.package_dir,
+        bundle_file=args.rds_ca_bundle,
+        execute=not args.no_execute_changeset,
+    )
+    return 0
+
+
+def deploy_api(
+    ctx,
+    stage,
+    bucket=None,
+    package_dir=None,
+    bundle_file=None,
+    execute=True,
+    poll=POLL_SECONDS,
+):
+    """Deploy the API of ``stage``; return its endpoint URL (None when only previewed)."""
+    target = stages.stack(stage, "api")
+    template_path = Path(package_dir) / "sam.yaml" if package_dir else target.template
+    if not template_path.is_file():
+        raise OpsError(
+            f"no packaged API at {template_path}: run make package "
+            "(python -m ops package-api) first"
+        )
+    bucket = stages.artifacts_bucket(ctx, bucket)
+    region = ctx.client("s3").meta.region_name
+    _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, bundle_file)
+    body = artifacts.packaged_template(ctx, template_path, bucket)
+    spec = StackSpec(
+        name=target.name,
+        template_body=body,
+        parameters={**target.parameters, "DbSslCaSha256": ca_sha256},
+        capabilities=target.capabilities,
+        tags=target.tags,
+        s3_bucket=bucket,
+        s3_prefix=f"templates/{stage}",
+        role_arn=stages.execution_role_arn(ctx, stage),
+    )
+    outputs = deploy(ctx, spec, execute=execute, poll=poll)
+    if outputs is None:
+        return None
+    url = outputs.get("EndpointURL")
+    if not url:
+        raise OpsError(f"{target.name} has no EndpointURL output; is {template_path} the API?")
+    ctx.say(f"endpoint: {url}")
+    report.append_summary(ctx, f"### API endpoint ({stage})\n\n{url}")
+    return url

@@ -1,0 +1,35 @@
+"""``python -m ops deploy-infra --stage S`` (what ``make deploy-infra`` runs): ``pets-S-infra``.
+
+The stage's infrastructure stack as ``ops.stages`` describes it (template, parameters, tags,
+capabilities), deployed through a change set by the same code as ``stack-deploy``, acting
+through the stage's CloudFormation execution role when the account has a bootstrap stack.
+"""
+
+from ops import stages
+from ops.cfn.changeset import StackSpec
+from ops.cfn.deploy import deploy
+
+
+def add_arguments(parser):
+    parser.description = (
+        "Deploy the stage's infrastructure stack (cloudformation/infra.yaml) through a "
+        "change set, following its events, through the stage's execution role."
+    )
+    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    parser.add_argument(
+        "--no-execute-changeset", action="store_true", help="create and print the change set only"
+    )
+
+
+def run(args, ctx):
+    target = stages.stack(args.stage, "infra")
+    spec = StackSpec(
+        name=target.name,
+        template_path=target.template,
+        parameters=target.parameters,
+        capabilities=target.capabilities,
+        tags=target.tags,
+        role_arn=stages.execution_role_arn(ctx, args.stage),
+    )
+    deploy(ctx, spec, execute=not args.no_execute_changeset)
+    return 0

@@ -1,0 +1,1 @@
+"""What runs on a stage's admin host (shipped there in the migration bundle), nothing else."""

@@ -1,0 +1,5 @@
+import sys
+
+from ops.host.steps import main
+
+sys.exit(main())

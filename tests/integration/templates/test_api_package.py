@@ -1,0 +1,223 @@
+"""The packaged API stack (chalice package + cloudformation/api/merge.yaml), as it is deployed.
+
+These run the real ``chalice package`` once per session (offline: the fixture removes every AWS_*
+variable) and assert what the merge must wire: the Lambda in the private subnets with the API
+security group, the database settings from the infra stack's exports, a role that can connect as
+pets_api and nothing else, tracing, logs with retention, alarms and reserved concurrency.
+
+Marked ``integration``, not ``unit`` like the other template tests: the session fixture runs the
+real Chalice packager as a subprocess, which may fetch the Lambda's wheels from PyPI once.
+"""
+
+import importlib.util
+import io
+import os
+import py_compile
+import zipfile
+
+import pytest
+
+from ops.cfn.packaging import APP_DIR, check_packaged, package
+from ops.cli import main
+from ops.context import Context
+from ops.errors import OpsError
+from tests.support.templates import as_list, chalice_config, statements
+
+
+def _import(name):
+    return {"Fn::ImportValue": {"Fn::Sub": f"pets-${{Stage}}-infra-{name}"}}
+
+
+BUCKET = {"Fn::ImportValue": {"Fn::Sub": "${BootstrapStackName}-ArtifactsBucket"}}
+
+
+def _handler(api):
+    return api["Resources"]["APIHandler"]["Properties"]
+
+
+def test_package_writes_the_template_and_the_zip_it_references(packaged_dir, api):
+    assert (packaged_dir / "deployment.zip").stat().st_size > 0
+    assert _handler(api)["CodeUri"] == "./deployment.zip"
+    assert api["Transform"] == "AWS::Serverless-2016-10-31"
+
+
+def test_the_zip_holds_sources_not_bytecode(tmp_path):
+    # Any test run (or import) leaves chalicelib/__pycache__ behind unless bytecode is off.
+    source = APP_DIR / "chalicelib" / "pets.py"
+    py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)))
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    _, zip_path = package("dev", tmp_path / "api", Context(out=io.StringIO(), env=env))
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+    assert "app.py" in names and "chalicelib/pets.py" in names
+    assert [n for n in names if n.endswith(".pyc") or "__pycache__" in n] == []
+
+
+def test_stage_is_a_required_parameter(api):
+    stage = api["Parameters"]["Stage"]
+    assert "Default" not in stage
+
+
+def test_lambda_runs_in_the_private_subnets_with_the_api_security_group(api):
+    assert _handler(api)["VpcConfig"] == {
+        "SubnetIds": {"Fn::Split": [",", _import("PrivateSubnetIds")]},
+        "SecurityGroupIds": [_import("ApiSecurityGroupId")],
+    }
+
+
+def test_lambda_database_settings_come_from_the_infra_exports_and_name_no_secret(api):
+    variables = _handler(api)["Environment"]["Variables"]
+    assert variables["DB_HOST"] == _import("DbClusterEndpoint")
+    assert variables["DB_PORT"] == _import("DbClusterPort")
+    assert variables["DB_NAME"] == "pets"
+    assert variables["DB_USER"] == "pets_api"
+    assert variables["DB_AUTH"] == "iam"
+    assert variables["DB_SSL_CA"] == {
+        "Fn::Sub": ["s3://${Bucket}/rds-ca/${AWS::Region}-${DbSslCaSha256}.pem", {"Bucket": BUCKET}]
+    }
+    assert not {"DB_PASSWORD", "DB_SECRET_ARN"} & set(variables)
+
+
+def test_lambda_role_connects_as_pets_api_only_and_reads_only_the_ca_bundle(api):
+    assert _handler(api)["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
+    role = api["Resources"]["ApiHandlerRole"]["Properties"]
+    granted = {}
+    for policy in role["Policies"]:
+        for statement in statements(policy["PolicyDocument"]):
+            assert statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"]):
+                granted.setdefault(action, []).append(statement["Resource"])
+    assert set(granted) == {"rds-db:connect", "s3:GetObject", "s3:GetObjectVersion"}
+    # The deploy pins DB_SSL_CA to an object version: both reads name the same object.
+    assert granted["s3:GetObjectVersion"] == granted["s3:GetObject"]
+    (connect,) = granted["rds-db:connect"]
+    assert connect["Fn::Sub"][0].endswith(":dbuser:${ClusterResourceId}/pets_api")
+    assert connect["Fn::Sub"][1] == {"ClusterResourceId": _import("DbClusterResourceId")}
+    (ca,) = granted["s3:GetObject"]
+    assert ca["Fn::Sub"][0].endswith("/rds-ca/${AWS::Region}-${DbSslCaSha256}.pem")
+    managed = {arn["Fn::Sub"].rsplit("/", 1)[-1] for arn in role["ManagedPolicyArns"]}
+    assert managed == {"AWSLambdaVPCAccessExecutionRole", "AWSXRayDaemonWriteAccess"}
+
+
+def test_the_only_role_is_the_merged_one_and_it_carries_the_stage_boundary(api):
+    """Neither Chalice nor SAM may generate a role: the execution role would refuse to create
+    it without the boundary, and it would escape the merge fragment's review."""
+    roles = {
+        name for name, resource in api["Resources"].items() if resource["Type"] == "AWS::IAM::Role"
+    }
+    assert roles == {"ApiHandlerRole"}
+    # SAM generates <Function>Role only when the function names no Role.
+    for resource in api["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            assert resource["Properties"]["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
+    assert api["Resources"]["ApiHandlerRole"]["Properties"]["PermissionsBoundary"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/pets-boundary-${Stage}"
+    }
+
+
+def test_tracing_access_logs_and_retention(api):
+    resources = api["Resources"]
+    assert _handler(api)["Tracing"] == "Active"
+    rest = resources["RestAPI"]["Properties"]
+    assert rest["TracingEnabled"] is True
+    assert rest["AccessLogSetting"]["DestinationArn"] == {
+        "Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]
+    }
+    function_logs = resources["ApiHandlerLogGroup"]["Properties"]
+    assert function_logs["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${APIHandler}"}
+    for name in ("ApiHandlerLogGroup", "ApiAccessLogGroup"):
+        assert resources[name]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_reserved_concurrency_is_a_parameter(api):
+    assert _handler(api)["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert api["Parameters"]["ReservedConcurrency"]["Default"] >= 1
+
+
+def _alarm_metrics(alarm):
+    """``(namespace, metric, dimensions)`` for a plain alarm or each metric of a math alarm."""
+    if "MetricName" in alarm:
+        dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        return [(alarm["Namespace"], alarm["MetricName"], dims)]
+    found = []
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            found.append((metric["Namespace"], metric["MetricName"], dims))
+    return found
+
+
+def test_alarms_watch_5xx_rate_p99_latency_errors_and_throttles_of_this_api(api):
+    stage = chalice_config()["api_gateway_stage"]
+    this_api = {"ApiName": {"Ref": "AWS::StackName"}, "Stage": stage}
+    this_function = {"FunctionName": {"Ref": "APIHandler"}}
+    alarms = {
+        name: resource["Properties"]
+        for name, resource in api["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    watched = {
+        (namespace, metric): dims
+        for alarm in alarms.values()
+        for namespace, metric, dims in _alarm_metrics(alarm)
+    }
+    assert watched == {
+        ("AWS/ApiGateway", "5XXError"): this_api,
+        ("AWS/ApiGateway", "Count"): this_api,
+        ("AWS/ApiGateway", "Latency"): this_api,
+        ("AWS/Lambda", "Errors"): this_function,
+        ("AWS/Lambda", "Throttles"): this_function,
+    }
+    latency = next(a for a in alarms.values() if a.get("MetricName") == "Latency")
+    assert latency["ExtendedStatistic"] == "p99"
+    rate = next(a for a in alarms.values() if "Metrics" in a)
+    (expression,) = [q["Expression"] for q in rate["Metrics"] if q.get("ReturnData")]
+    assert "100 * errors / requests" in expression
+    # The metrics' ApiName is the API's name, which the merge sets to the stack name.
+    assert api["Resources"]["RestAPI"]["Properties"]["Name"] == {"Ref": "AWS::StackName"}
+
+
+def test_endpoint_url_ends_in_the_api_gateway_stage_and_is_exported(api):
+    stage = chalice_config()["api_gateway_stage"]
+    assert stage == "v1"
+    endpoint = api["Outputs"]["EndpointURL"]
+    assert endpoint["Value"]["Fn::Sub"].endswith(f"/{stage}/")
+    assert endpoint["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-EndpointURL"}
+    function = api["Outputs"]["FunctionName"]
+    assert function["Value"] == {"Ref": "APIHandler"}
+    assert function["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-FunctionName"}
+
+
+def test_chalice_config_holds_no_secret_and_no_account_specific_id():
+    config = chalice_config()
+    text = repr(config).lower()
+    for word in ("password", "secret", "subnet-", "sg-", "arn:aws"):
+        assert word not in text, word
+
+
+def test_check_packaged_rejects_a_template_the_merge_did_not_reach(api):
+    broken = {**api, "Resources": {**api["Resources"]}}
+    handler = {**broken["Resources"]["APIHandler"]}
+    handler["Properties"] = {
+        key: value for key, value in handler["Properties"].items() if key != "VpcConfig"
+    }
+    broken["Resources"]["APIHandler"] = handler
+    check_packaged(api)  # the real one passes
+    with pytest.raises(OpsError, match="APIHandler VpcConfig"):
+        check_packaged(broken)
+
+
+def test_cli_packages_into_the_given_directory(tmp_path):
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    out = io.StringIO()
+    code = main(
+        ["package-api", "--stage", "prod", "--out", str(tmp_path / "pkg")],
+        Context(out=out, err=io.StringIO(), env=env),
+    )
+    assert code == 0
+    assert (tmp_path / "pkg" / "sam.yaml").is_file()
+    assert "sha256" in out.getvalue()

@@ -1,0 +1,118 @@
+"""ci.yml: lint, test (on MySQL 8.0), package on every push and pull request; the plan job only
+where it can work (a same-repository pull request in a repository with AWS configured)."""
+
+import pytest
+
+from tests.support.workflows import (
+    WORKFLOW_DIR,
+    environment_name,
+    evaluate,
+    has_id_token,
+    load_workflow,
+    role_step,
+    run_lines,
+    steps,
+    triggers,
+)
+
+WORKFLOW = load_workflow(WORKFLOW_DIR / "ci.yml")
+JOBS = WORKFLOW["jobs"]
+REPO = "owner/pets"
+
+
+def commands(job):
+    return [line for step in steps(job) for line in run_lines(step)]
+
+
+def test_triggers_are_pull_request_and_push():
+    assert set(triggers(WORKFLOW)) == {"pull_request", "push"}
+
+
+def test_jobs_run_the_make_targets_a_developer_runs():
+    assert commands(JOBS["lint"]) == ["make lint"]
+    assert commands(JOBS["test"]) == ["make pytest"]
+    assert commands(JOBS["package"]) == ["make package"]
+    assert commands(JOBS["plan"]) == [
+        "make package",
+        "make plan STAGE=dev",
+        "make plan-comment STAGE=dev",
+    ]
+
+
+def test_database_tests_run_against_mysql_8_0_with_matching_settings():
+    job = JOBS["test"]
+    mysql = job["services"]["mysql"]
+    assert mysql["image"] == "mysql:8.0"
+    env = job["env"]
+    host_port, _, container_port = mysql["ports"][0].partition(":")
+    assert container_port == "3306" and env["DB_PORT"] == host_port
+    assert env["DB_HOST"] == "127.0.0.1" and env["DB_USER"] == "root"
+    service_env = mysql["env"]
+    if service_env.get("MYSQL_ALLOW_EMPTY_PASSWORD") == "yes":
+        assert env["DB_PASSWORD"] == ""
+    else:
+        assert env["DB_PASSWORD"] == service_env["MYSQL_ROOT_PASSWORD"]
+    assert "mysqladmin ping" in mysql["options"], "tests must not start before MySQL answers"
+
+
+def test_package_is_uploaded_as_an_artifact():
+    upload = next(s for s in steps(JOBS["package"]) if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"] == "build/api"
+    assert upload["with"]["if-no-files-found"] == "error"
+
+
+def test_only_the_plan_job_touches_aws_and_with_the_plan_role():
+    for name, job in JOBS.items():
+        assert (role_step(job) is not None) == (name == "plan"), name
+    plan = JOBS["plan"]
+    assert environment_name(plan) is None  # so its OIDC subject is repo:<owner>/<repo>:pull_request
+    assert role_step(plan)["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
+    assert plan["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "pull-requests": "write",
+    }
+    assert has_id_token(WORKFLOW, plan)
+
+
+def _plan_runs(event, head_repo=REPO, configured=True):
+    ctx = {
+        "github": {
+            "event_name": event,
+            "repository": REPO,
+            "event": {"pull_request": {"head": {"repo": {"full_name": head_repo}}}}
+            if event == "pull_request"
+            else {},
+        },
+        "vars": {"AWS_PLAN_ROLE_ARN": "arn:aws:iam::1:role/plan"} if configured else {},
+    }
+    return evaluate(JOBS["plan"]["if"], ctx)
+
+
+@pytest.mark.parametrize(
+    ("event", "head_repo", "configured", "runs"),
+    [
+        ("pull_request", REPO, True, True),
+        ("pull_request", "someone/pets-fork", True, False),  # a fork gets no OIDC token
+        ("pull_request", REPO, False, False),  # AWS not configured: skipped, not failed
+        ("push", REPO, True, False),  # the plan role trusts pull requests only
+    ],
+)
+def test_plan_job_runs_only_where_it_can_work(event, head_repo, configured, runs):
+    assert _plan_runs(event, head_repo, configured) is runs
+
+
+def test_plan_comment_gets_its_values_through_env_not_the_script():
+    step = next(s for s in steps(JOBS["plan"]) if "plan-comment" in s.get("run", ""))
+    assert step["env"] == {
+        "GH_TOKEN": "${{ github.token }}",
+        "GH_REPO": "${{ github.repository }}",
+        "PR_NUMBER": "${{ github.event.pull_request.number }}",
+    }
+
+
+def test_superseded_pull_request_runs_are_cancelled_but_main_runs_finish():
+    concurrency = WORKFLOW["concurrency"]
+    assert concurrency["group"] == "ci-${{ github.ref }}"
+    assert evaluate(concurrency["cancel-in-progress"], {"github": {"event_name": "pull_request"}})
+    assert not evaluate(concurrency["cancel-in-progress"], {"github": {"event_name": "push"}})

@@ -1,0 +1,186 @@
+"""Rules every workflow in .github/workflows follows (deploy, ci, drift, and patch when merged).
+
+* top-level ``permissions: contents: read``; ``id-token: write`` exactly on the jobs that assume
+  an AWS role, and never ``write-all``;
+* every action pinned to a full commit SHA with a ``# vX.Y.Z`` comment; checkout never keeps the
+  token (``persist-credentials: false``);
+* ``run:`` steps call only ``make`` or ``python -m ops``, with no shell logic and no ``${{ }}``
+  (values reach commands through ``env:``, which is not a template-injection path);
+* no long-lived AWS keys anywhere: roles are assumed through OIDC, from repository/environment
+  *variables* (an ARN is not a secret);
+* a job that works on a stage runs in the GitHub Environment of that stage and in the stage's
+  concurrency group ``pets-<stage>``, never cancelled, and only ever names its own stage.
+"""
+
+import re
+
+import pytest
+
+from ops import stages
+from tests.support.workflows import (
+    CONFIGURE_AWS,
+    environment_name,
+    has_id_token,
+    job_permissions,
+    load_workflow,
+    possible_values,
+    role_step,
+    run_lines,
+    steps,
+    workflow_files,
+)
+
+FILES = workflow_files()
+IDS = [path.name for path in FILES]
+PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+\s*$")
+# `.venv/bin/python -m ops` is `python -m ops` with the interpreter `make venv` prepared.
+ALLOWED_RUN = re.compile(r"^(make|(\.venv/bin/)?python -m ops)( [\w./=:,\"$-]+)*$")
+SHELL_LOGIC = re.compile(r"[;&|<>`]|\$\(|\$\{\{")
+
+
+def jobs_of(path):
+    workflow = load_workflow(path)
+    return workflow, workflow["jobs"]
+
+
+def test_the_three_workflows_exist():
+    assert {"ci.yml", "deploy.yml", "drift.yml"} <= set(IDS)
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_top_level_permissions_are_read_only(path):
+    workflow = load_workflow(path)
+    assert workflow.get("permissions") == {"contents": "read"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_id_token_only_on_jobs_that_assume_a_role(path):
+    workflow, jobs = jobs_of(path)
+    for name, job in jobs.items():
+        perms = job_permissions(workflow, job)
+        assert perms != "write-all", f"{name}: write-all"
+        assumes = role_step(job) is not None
+        assert has_id_token(workflow, job) == assumes, (
+            f"{path.name}:{name}: id-token: write must be present exactly when the job assumes "
+            "an AWS role"
+        )
+        if "permissions" in job:
+            assert job["permissions"].get("contents") == "read", f"{name}: contents: read"
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_every_action_is_pinned_to_a_commit_sha_with_a_version_comment(path):
+    lines = [line for line in path.read_text().splitlines() if re.match(r"^\s*(-\s+)?uses:", line)]
+    assert lines, "no actions at all?"
+    for line in lines:
+        assert PINNED.match(line), f"{path.name}: not pinned as <action>@<sha> # vX.Y.Z: {line}"
+
+
+def test_one_sha_per_action_across_workflows():
+    """Two SHAs for one action would mean one of them escaped Dependabot's grouped update."""
+    seen = {}
+    for path in FILES:
+        for match in filter(None, map(PINNED.match, path.read_text().splitlines())):
+            seen.setdefault(match.group(1), set()).add(match.group(2))
+    assert {action: shas for action, shas in seen.items() if len(shas) > 1} == {}
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_checkout_never_persists_the_token(path):
+    _, jobs = jobs_of(path)
+    for name, job in jobs.items():
+        for step in steps(job):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert (step.get("with") or {}).get("persist-credentials") is False, name
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_run_steps_call_only_make_or_python_m_ops(path):
+    _, jobs = jobs_of(path)
+    runs = 0
+    for name, job in jobs.items():
+        for step in steps(job):
+            if "run" not in step:
+                continue
+            runs += 1
+            assert "shell" not in step, f"{name}: a custom shell means a script"
+            for line in run_lines(step):
+                assert not SHELL_LOGIC.search(line), f"{path.name}:{name}: shell logic: {line!r}"
+                assert ALLOWED_RUN.match(line), f"{path.name}:{name}: not make/ops: {line!r}"
+    assert runs, "a workflow that runs nothing"
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_no_long_lived_aws_keys(path):
+    text = path.read_text()
+    for forbidden in (
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "aws-session-token",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ):
+        assert forbidden not in text, forbidden
+    _, jobs = jobs_of(path)
+    for name, job in jobs.items():
+        step = role_step(job)
+        if step is None:
+            continue
+        role = step["with"]["role-to-assume"]
+        assert re.fullmatch(r"\$\{\{ vars\.AWS_(DEPLOY|PLAN)_ROLE_ARN \}\}", role), name
+        assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}", name
+        assert "secrets." not in str(step), name
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_stage_jobs_use_the_stage_environment_and_concurrency_group(path):
+    workflow, jobs = jobs_of(path)
+    for name, job in jobs.items():
+        env = environment_name(job)
+        if env is None:
+            assert role_step(job) is None or "AWS_PLAN_ROLE_ARN" in str(role_step(job)), (
+                f"{name}: only the plan role is assumed outside an environment"
+            )
+            continue
+        assert set(possible_values(workflow, job, env)) <= set(stages.NAMES), name
+        concurrency = job.get("concurrency") or workflow.get("concurrency")
+        assert isinstance(concurrency, dict), f"{name}: concurrency needs cancel-in-progress"
+        group = re.sub(r"\s+", "", str(concurrency["group"]))
+        # The group is pets-<the very value the environment takes>: either both are the same
+        # literal stage, or the group embeds the environment's own expression.
+        assert group == "pets-" + re.sub(r"\s+", "", str(env)), f"{name}: group {group}"
+        assert concurrency["cancel-in-progress"] is False, f"{name}: never cancel"
+        step = role_step(job)
+        if step is not None:
+            assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}", name
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_a_stage_job_names_only_its_own_stage(path):
+    """A dev job that ran `make deploy-api STAGE=prod` would deploy prod with dev's approval."""
+    _, jobs = jobs_of(path)
+    for name, job in jobs.items():
+        env = environment_name(job)
+        if env is None or env not in stages.NAMES:
+            continue
+        for step in steps(job):
+            for line in run_lines(step):
+                named = re.findall(r"(?:STAGE=|--stage[ =])([\w-]+)", line)
+                assert set(named) <= {env}, f"{name} ({env}): {line}"
+            assert all(
+                f"pets-{other}-" not in str(step.get("name", ""))
+                for other in stages.NAMES
+                if other != env
+            ), f"{name}: step name mentions another stage"
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_role_steps_follow_a_checkout_and_nothing_continues_on_error(path):
+    _, jobs = jobs_of(path)
+    for name, job in jobs.items():
+        assert "continue-on-error" not in job, name
+        for step in steps(job):
+            assert "continue-on-error" not in step, f"{name}: a failure must fail the job"
+        uses = [str(step.get("uses", "")) for step in steps(job)]
+        if any(u.startswith(CONFIGURE_AWS) for u in uses):
+            assert uses[0].startswith("actions/checkout@"), name

@@ -1,0 +1,115 @@
+"""The workflows call make targets that exist, the make targets and workflows call ops commands
+that exist, and every stage ops defines is one the templates and roles accept: renaming one
+side fails here rather than in a deploy."""
+
+import re
+
+import pytest
+
+from ops import stages
+from ops.cli import COMMANDS
+from tests.support.workflows import (
+    ROOT,
+    environment_name,
+    load_template,
+    load_workflow,
+    make_targets,
+    output_role,
+    role_step,
+    run_lines,
+    steps,
+    workflow_files,
+)
+
+OPS_COMMANDS = set(COMMANDS)
+TARGETS = make_targets()
+
+
+def workflow_commands():
+    for path in workflow_files():
+        for job in load_workflow(path)["jobs"].values():
+            for step in steps(job):
+                yield from run_lines(step)
+
+
+def test_every_make_target_a_workflow_calls_exists():
+    called = {line.split()[1] for line in workflow_commands() if line.startswith("make ")}
+    assert called, "no make calls found"
+    assert called - set(TARGETS) == set()
+
+
+def test_make_targets_call_only_known_ops_commands():
+    for target, recipe in TARGETS.items():
+        for line in recipe:
+            for command in re.findall(r"-m ops ([\w-]+)", line):
+                assert command in OPS_COMMANDS, f"make {target}: unknown ops command {command}"
+
+
+def test_ops_commands_called_directly_by_workflows_are_known():
+    for line in workflow_commands():
+        if match := re.match(r"^(?:\.venv/bin/)?python -m ops ([\w-]+)", line):
+            assert match.group(1) in OPS_COMMANDS, line
+
+
+def test_stage_targets_hand_the_stage_to_ops():
+    for target, command in [
+        ("deploy-infra", "deploy-infra"),
+        ("migrate-stage", "migrate"),
+        ("deploy-api", "deploy-api"),
+        ("smoke", "smoke"),
+        ("drift", "drift"),
+        ("plan", "plan"),
+    ]:
+        assert f"-m ops {command} --stage $(STAGE)" in " ".join(TARGETS[target]), target
+
+
+@pytest.mark.parametrize("template", ["infra.yaml", "api/merge.yaml"])
+def test_templates_accept_every_ops_stage(template):
+    pattern = load_template(ROOT / "cloudformation" / template)["Parameters"]["Stage"]
+    for name in stages.NAMES:
+        assert re.fullmatch(pattern["AllowedPattern"], name), (template, name)
+
+
+@pytest.mark.skipif(
+    not (ROOT / "cloudformation" / "bootstrap.yaml").exists(),
+    reason="cloudformation/bootstrap.yaml is not on this branch yet (written in parallel)",
+)
+def test_bootstrap_exports_a_deploy_role_and_an_execution_role_per_stage():
+    outputs = load_template(ROOT / "cloudformation" / "bootstrap.yaml")["Outputs"]
+    deploy_roles = {name for name in outputs if name.startswith("DeployRoleArn")}
+    assert deploy_roles == {f"DeployRoleArn{s.capitalize()}" for s in stages.NAMES}
+    for stage in stages.NAMES:
+        assert f"ExecutionRoleArn{stage.capitalize()}" in outputs
+    resources = load_template(ROOT / "cloudformation" / "bootstrap.yaml")["Resources"]
+    names = {r.get("Properties", {}).get("RoleName") for r in resources.values()}
+    for stage in stages.NAMES:
+        assert f"pets-cfn-exec-{stage}" in names
+
+
+@pytest.mark.skipif(
+    not (ROOT / "cloudformation" / "bootstrap.yaml").exists(),
+    reason="cloudformation/bootstrap.yaml is not on this branch yet (written in parallel)",
+)
+def test_requested_session_lengths_fit_the_roles():
+    """AssumeRoleWithWebIdentity fails outright if a job asks for more than the role allows."""
+    template = load_template(ROOT / "cloudformation" / "bootstrap.yaml")
+
+    def allowed(output):
+        role = template["Resources"][output_role(template, output)]
+        return role["Properties"].get("MaxSessionDuration", 3600)
+
+    checked = 0
+    for path in workflow_files():
+        for name, job in load_workflow(path)["jobs"].items():
+            step = role_step(job)
+            if step is None:
+                continue
+            asked = int(step["with"].get("role-duration-seconds", 3600))
+            env = environment_name(job)
+            outputs = (
+                [f"DeployRoleArn{s.capitalize()}" for s in stages.NAMES] if env else ["PlanRoleArn"]
+            )
+            for output in outputs:
+                assert asked <= allowed(output), f"{path.name}:{name} asks {asked} s of {output}"
+                checked += 1
+    assert checked

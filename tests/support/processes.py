@@ -1,0 +1,51 @@
+"""The project's own commands as subprocesses: ``python -m ops`` and ``make run``'s server."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args, env=None, timeout=120):
+    """``python -m ops ARGS`` as a subprocess from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_run(env_extra, port):
+    """``python -m ops run`` (what ``make run`` runs) in its own process group."""
+    env = {**os.environ, "PORT": str(port), **env_extra}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ops", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_ready(process, timeout=90):
+    """The lines ``ops run`` printed up to its ready line; fails the test if it never came."""
+    deadline = time.monotonic() + timeout
+    lines = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "ready on" in line:
+            return lines
+    pytest.fail("ops run never became ready:\n" + "".join(lines))
