@@ -1,6 +1,6 @@
 """``python -m bench``: the pet API measured against its floor and its peer, in one run.
 
-What is compared, and why (issue 7):
+What is compared, and why:
 
 * **Warm path.** Three contenders answer the same lookups, interleaved request by request so
   that noise from the shared 2-core machine lands on all of them alike: the raw pymysql query on

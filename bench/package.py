@@ -1,19 +1,16 @@
 """The size of the API's deployment zip, as ``make package`` builds it.
 
 ``make package`` (``python -m ops package-api``) writes ``build/api/deployment.zip``; a full run
-builds it afresh that way. Where that command is not available (an older branch), the zip is
-built the way it builds it: ``chalice package`` into a temporary folder, from a copy of
-``chalice_app`` without bytecode caches (chalice downloads the pymysql wheel from PyPI the first
-time, then reuses its cache). The report counts any ``.pyc`` in the zip: ``chalice package``
-zips a working tree's ``__pycache__`` along with the sources. The report lists what
-the zip holds, top-level entry by entry, so a regression names its cause.
+builds it afresh that way (chalice downloads the pymysql wheel from PyPI the first time, then
+reuses its cache). The report counts any ``.pyc`` in the zip (``chalice package`` would zip a
+working tree's ``__pycache__``; packaging removes them first) and lists what the zip holds,
+top-level entry by entry, so a regression names its cause.
 """
 
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -30,20 +27,8 @@ def find_or_build(build=True):
         if BUILT_ZIP.is_file():
             return BUILT_ZIP, "build/api/deployment.zip as found (not rebuilt in quick mode)"
         return None, "skipped: no build/api/deployment.zip and quick mode builds none"
-    if (REPO / "ops" / "package_api.py").is_file():
-        _run([sys.executable, "-m", "ops", "package-api", "--stage", "dev"], REPO)
-        return BUILT_ZIP, "make package (python -m ops package-api --stage dev)"
-    work = Path(tempfile.mkdtemp(prefix="pets-bench-package-"))
-    # From a clean copy: chalice package zips chalicelib/__pycache__ too when a test run has
-    # left one behind (~13 KB of .pyc that Lambda's Python may not even be able to use).
-    project = work / "chalice_app"
-    shutil.copytree(
-        REPO / "chalice_app", project, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
-    chalice = Path(sys.executable).parent / "chalice"
-    _run([str(chalice), "package", "--stage", "dev", str(work / "out")], project)
-    how = "chalice package --stage dev from a clean copy (ops package-api is not on this branch)"
-    return work / "out" / "deployment.zip", how
+    _run([sys.executable, "-m", "ops", "package-api", "--stage", "dev"], REPO)
+    return BUILT_ZIP, "make package (python -m ops package-api --stage dev)"
 
 
 def _run(command, cwd):

@@ -1,7 +1,8 @@
 """Turning the measurements into the table, ``results.json``, the plot and docs/performance.md.
 
-The targets of issue 7 are evaluated here, each to ``met`` true or false with the value it was
-judged on (``None`` when it could not be measured in this run, e.g. the zip in quick mode).
+The performance targets (docs/performance.md) are evaluated here, each to ``met`` true or false
+with the value it was judged on (``None`` when it could not be measured in this run, e.g. the zip
+in quick mode).
 Only the block between the two markers in docs/performance.md is rewritten, so the hand-written
 parts (method, profiles, what stands in the way) survive a new run.
 """

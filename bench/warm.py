@@ -9,7 +9,7 @@ all contenders alike, instead of on whichever happened to be measured at that mo
 Requests are built before the clock starts and checked after it stops. The rounds are split into
 ``repeats`` blocks; each block gives a p50 and a p99 per contender and size, and the ratio of
 each contender's p50 to the raw floor's at that size in that block. The figures reported are the
-medians over blocks (the issue asks for medians of repeated runs).
+medians over blocks (medians of repeated runs, not one long run).
 """
 
 import statistics

@@ -1,6 +1,6 @@
 """Soak and restart: many warm containers while the server kills connections, and a real restart.
 
-``SOAK_LOOKUPS`` sets the soak's total lookups (default 20,000, what the reliability issue asks).
+``SOAK_LOOKUPS`` sets the soak's total lookups (default 20,000).
 """
 
 import io

@@ -1,6 +1,6 @@
 """The infra template's security and cost properties, read from the template itself.
 
-Each test states a property issue 3 or 6 asks for and fails if an edit breaks it: a public
+Each test states a property the stage needs and fails if an edit breaks it: a public
 database, IMDSv1, an open port, a literal password, a lost snapshot policy, two subnets in one AZ,
 a NAT gateway, a patch baseline that approves the wrong updates.
 """
