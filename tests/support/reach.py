@@ -1,0 +1,620 @@
+"""What an identity can reach, as questions to AWS's evaluation logic (``tests.support.iam``).
+
+Each ``Reach`` is one thing an attacker holding an identity would want, written as the IAM
+requests AWS would authorize for it: a list of ways, any of which is enough, each way a list of
+requests that must all be allowed (AWS authorizes every resource of an action: creating a subnet
+checks the new subnet and the VPC it goes into). What reaches across stages may also be done by a
+role the identity can create: the execution role cannot open a network interface or log in to a
+database itself, but a function role it creates, with any policy, might; its stage's permissions
+boundary is what must stop it.
+
+The requests state the context AWS would send: the tags of the resource acted on (EC2 sends
+both ``aws:ResourceTag`` and ``ec2:ResourceTag``), the tags of the request, the service a role is
+passed to. They are written for one account holding both stages (topology b); ``own`` is the
+identity's stage and ``other`` the one it must not reach.
+"""
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from ops import stages
+from tests.support.identities import (
+    ACCOUNT,
+    CA_SHA256,
+    PARTITION,
+    REGION,
+    Identity,
+    cluster_arn,
+    secret_arn,
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    resource: str
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reach:
+    key: str
+    text: str  # the row of docs/security.md's table
+    ways: object  # callable (account, own, other) -> [[Request, ...], ...]
+    # Reaches into the other stage, or past the stage's limits: no identity may.
+    crosses: bool = True
+    # A role the identity can create (under its stage's boundary) counts as the identity.
+    through_created_roles: bool = True
+
+
+def _arn(service, resource, account=ACCOUNT):
+    return f"arn:{PARTITION}:{service}:{REGION}:{account}:{resource}"
+
+
+def ec2(resource):
+    return _arn("ec2", resource)
+
+
+def stack(name):
+    return _arn("cloudformation", f"stack/{name}/1")
+
+
+def role(name):
+    return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}"
+
+
+def restapi(stage):
+    return f"arn:{PARTITION}:apigateway:{REGION}::/restapis/api-{stage}"
+
+
+def tagged(stage, ec2_too=True):
+    """The context of acting on an existing resource tagged ``stage``."""
+    tags = {"aws:ResourceTag/stage": stage}
+    if ec2_too:
+        tags["ec2:ResourceTag/stage"] = stage
+    return tags
+
+
+def tagging(stage):
+    """The context of a request that sets the tag stage=``stage``."""
+    return {"aws:RequestTag/stage": stage, "aws:TagKeys": ["stage"]}
+
+
+def role_it_creates(account, identity, own):
+    """A ``pets-<own>-*`` role with any policy: the execution role may create one only under
+    its stage's permissions boundary, which is then all it can do."""
+    return Identity(
+        name=f"a role {identity.name} creates",
+        principal=role(f"pets-{own}-made"),
+        policies={"anything": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}},
+        boundary=account.boundary(own),
+    )
+
+
+def create_role(own):
+    boundary = f"arn:{PARTITION}:iam::{ACCOUNT}:policy/pets-boundary-{own}"
+    return Request(
+        "iam:CreateRole", role(f"pets-{own}-made"), {"iam:PermissionsBoundary": boundary}
+    )
+
+
+# ------------------------------------------------------------------------------ the questions
+def _preview(account, own, other):
+    return [
+        [
+            Request("cloudformation:CreateChangeSet", stack(f"pets-{own}-infra")),
+            Request(
+                "iam:PassRole",
+                role(f"pets-cfn-exec-{own}"),
+                {"iam:PassedToService": "cloudformation.amazonaws.com"},
+            ),
+        ]
+    ]
+
+
+def _deploy(account, own, other):
+    return [[Request("cloudformation:ExecuteChangeSet", stack(f"pets-{own}-infra"))]]
+
+
+def _stack_changes(name):
+    return [
+        [Request(f"cloudformation:{action}", stack(name))]
+        for action in ("CreateChangeSet", "ExecuteChangeSet", "UpdateStack", "DeleteStack")
+    ]
+
+
+def _other_stacks(account, own, other):
+    return _stack_changes(f"pets-{other}-infra") + _stack_changes(f"pets-{other}-api")
+
+
+def _own_bootstrap(account, own, other):
+    return _stack_changes(account.stack_of_role(f"pets-github-deploy-{own}"))
+
+
+def _shell(stage):
+    group = {
+        "ssm:resourceTag/Patch Group": f"pets-{stage}",
+        "aws:ResourceTag/Patch Group": f"pets-{stage}",
+    }
+    return [
+        Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunShellScript", account="")),
+        Request("ssm:SendCommand", ec2(f"instance/i-{stage}"), group),
+    ]
+
+
+def _own_shell(account, own, other):
+    return [_shell(own)]
+
+
+def _maintenance_window_tasks(account, own, other):
+    window = _arn("ssm", f"maintenancewindow/mw-{own}")
+    return [
+        [Request("ssm:CreateMaintenanceWindow", "*", tagging(own))],
+        [Request("ssm:RegisterTaskWithMaintenanceWindow", window, {"aws:ResourceTag/stage": own})],
+        [Request("ssm:UpdateMaintenanceWindowTask", window, {"aws:ResourceTag/stage": own})],
+    ]
+
+
+def _other_shell(account, own, other):
+    """A shell on the other stage's host: Run Command, an association or a window task (the
+    targets of the last two are tag queries IAM never checks)."""
+    return [
+        _shell(other),
+        [
+            Request(
+                "ssm:CreateAssociation", _arn("ssm", "document/AWS-RunShellScript", account="")
+            ),
+            Request("ssm:CreateAssociation", _arn("ssm", "association/new")),
+        ],
+        *_maintenance_window_tasks(account, own, other),
+    ]
+
+
+# Object keys a host or function might read: each prefix, and the API's exact CA bundle key.
+OBJECTS = (
+    "rds-ca/x.pem",
+    "migrations/x.zip",
+    "api/x.zip",
+    "templates/x",
+    "plan/x",
+    "patch/x",
+    f"rds-ca/{REGION}-{CA_SHA256}.pem",
+)
+
+
+def _trusted_objects(account, simulator, stage):
+    """Every object key the stage's host or API function may read."""
+    readers = (account.host_role(stage), account.api_role(stage))
+    found = []
+    for bucket in {account.artifacts_bucket(s) for s in account.stages}:
+        for key in OBJECTS:
+            resource = f"arn:{PARTITION}:s3:::{bucket}/{key}"
+            if any(
+                evaluate(simulator, who, Request("s3:GetObject", resource)).allowed
+                for who in readers
+            ):
+                found.append(resource)
+    return found
+
+
+def _write_trusted(account, own, other, simulator):
+    return [
+        [Request("s3:PutObject", resource)]
+        for resource in _trusted_objects(account, simulator, other)
+    ]
+
+
+def _secret(stage):
+    return {"aws:ResourceTag/aws:rds:primaryDBClusterArn": cluster_arn(stage)}
+
+
+def _read_own_secret(account, own, other):
+    return [[Request("secretsmanager:GetSecretValue", secret_arn(own), _secret(own))]]
+
+
+def _connect_own_database(account, own, other):
+    user = account.api_database_user(own)
+    return [[Request("rds-db:connect", _arn("rds-db", f"dbuser:cluster-{own}/{user}"))]]
+
+
+def _read_other_secret(account, own, other):
+    return [[Request("secretsmanager:GetSecretValue", secret_arn(other), _secret(other))]]
+
+
+def _change_other_secret(account, own, other):
+    return [
+        [Request(f"secretsmanager:{action}", secret_arn(other), _secret(other))]
+        for action in ("DeleteSecret", "RotateSecret", "PutSecretValue", "UpdateSecret")
+    ]
+
+
+def _connect_other_database(account, own, other):
+    user = account.api_database_user(other)
+    return [[Request("rds-db:connect", _arn("rds-db", f"dbuser:cluster-{other}/{user}"))]]
+
+
+def _create_in_other_network(account, own, other):
+    new = tagging(own)
+    vpc = Request("ec2:CreateSubnet", ec2(f"vpc/vpc-{other}"), tagged(other))
+
+    def tags_at_creation(action, resource):
+        return Request("ec2:CreateTags", ec2(resource), {**new, "ec2:CreateAction": action})
+
+    return [
+        [
+            Request("ec2:CreateSubnet", ec2("subnet/subnet-new"), new),
+            vpc,
+            tags_at_creation("CreateSubnet", "subnet/subnet-new"),
+        ],
+        [
+            Request("ec2:CreateSecurityGroup", ec2("security-group/sg-new"), new),
+            Request("ec2:CreateSecurityGroup", ec2(f"vpc/vpc-{other}"), tagged(other)),
+            tags_at_creation("CreateSecurityGroup", "security-group/sg-new"),
+        ],
+        [
+            Request("ec2:CreateRouteTable", ec2("route-table/rtb-new"), new),
+            Request("ec2:CreateRouteTable", ec2(f"vpc/vpc-{other}"), tagged(other)),
+            tags_at_creation("CreateRouteTable", "route-table/rtb-new"),
+        ],
+        [
+            Request("ec2:RunInstances", ec2("instance/i-new"), new),
+            Request("ec2:RunInstances", ec2(f"subnet/subnet-{other}"), tagged(other)),
+            Request("ec2:RunInstances", ec2(f"security-group/sg-{other}"), tagged(other)),
+            Request("ec2:RunInstances", _arn("ec2", "image/ami-1", account="")),
+            Request("ec2:RunInstances", ec2("network-interface/eni-new")),
+            Request("ec2:RunInstances", ec2("volume/vol-new")),
+            tags_at_creation("RunInstances", "instance/i-new"),
+        ],
+    ]
+
+
+def _interface_in_other_subnets(account, own, other):
+    """A network interface in the other stage's subnet with its security group: how a function
+    (or anything else) placed there reaches that stage's database."""
+    return [
+        [
+            Request("ec2:CreateNetworkInterface", ec2("network-interface/eni-new")),
+            Request("ec2:CreateNetworkInterface", ec2(f"subnet/subnet-{other}"), tagged(other)),
+            Request("ec2:CreateNetworkInterface", ec2(f"security-group/sg-{other}"), tagged(other)),
+        ]
+    ]
+
+
+def _retag_other(account, own, other):
+    api = quote(restapi(other), safe="")
+    return [
+        [
+            Request(
+                "ec2:CreateTags", ec2(f"subnet/subnet-{other}"), {**tagged(other), **tagging(own)}
+            )
+        ],
+        [
+            Request(
+                "apigateway:PUT", f"arn:{PARTITION}:apigateway:{REGION}::/tags/{api}", tagging(own)
+            )
+        ],
+        [
+            Request(
+                "rds:AddTagsToResource",
+                _arn("rds", f"cluster:pets-{other}"),
+                {"aws:ResourceTag/stage": other, **tagging(own)},
+            )
+        ],
+    ]
+
+
+def _change_other_api(account, own, other):
+    api, tag = restapi(other), {"aws:ResourceTag/stage": other}
+    method = f"{api}/resources/abc123/methods/GET"
+    return [
+        [Request("apigateway:PATCH", api, tag)],
+        [Request("apigateway:PUT", api, tag)],
+        [Request("apigateway:DELETE", api, tag)],
+        [Request("apigateway:PATCH", method, tag)],
+    ]
+
+
+def _read_other_function(account, own, other):
+    function = _arn("lambda", f"function:pets-{other}-api-APIHandler-1")
+    return [[Request("lambda:GetFunctionConfiguration", function)]]
+
+
+def _role_without_boundary(account, own, other):
+    return [
+        [Request("iam:CreateRole", role(f"pets-{own}-made"))],
+        [Request("iam:CreateUser", f"arn:{PARTITION}:iam::{ACCOUNT}:user/made")],
+    ]
+
+
+# The rows of docs/security.md's table "What each identity can reach", in order.
+REACHES = (
+    Reach(
+        "preview",
+        "Preview a change set of a {own} stack",
+        _preview,
+        crosses=False,
+        through_created_roles=False,
+    ),
+    Reach(
+        "deploy",
+        "Execute a change set of a {own} stack",
+        _deploy,
+        crosses=False,
+        through_created_roles=False,
+    ),
+    Reach(
+        "other-stacks",
+        "Create, change or delete a {other} stack",
+        _other_stacks,
+    ),
+    Reach(
+        "own-bootstrap",
+        "Change the bootstrap stack that holds its own roles",
+        _own_bootstrap,
+    ),
+    Reach(
+        "own-shell",
+        "Run a shell command on the {own} host",
+        _own_shell,
+        crosses=False,
+        through_created_roles=False,
+    ),
+    Reach(
+        "other-shell",
+        "Run a shell command on the {other} host",
+        _other_shell,
+    ),
+    Reach(
+        "windows",
+        "Create a maintenance window or register or change its tasks",
+        _maintenance_window_tasks,
+    ),
+    Reach(
+        "write-trusted",
+        "Write an object the {other} host or API function reads",
+        _write_trusted,
+    ),
+    Reach(
+        "own-secret",
+        "Read the {own} database's master secret",
+        _read_own_secret,
+        crosses=False,
+    ),
+    Reach(
+        "own-database",
+        "Log in to the {own} database as its API user",
+        _connect_own_database,
+        crosses=False,
+    ),
+    Reach(
+        "other-secret",
+        "Read the {other} database's master secret",
+        _read_other_secret,
+    ),
+    Reach(
+        "change-other-secret",
+        "Delete, rotate or overwrite the {other} master secret",
+        _change_other_secret,
+    ),
+    Reach(
+        "other-database",
+        "Log in to the {other} database as its API user",
+        _connect_other_database,
+    ),
+    Reach(
+        "other-network",
+        "Create a subnet, route table, security group or instance in the {other} VPC",
+        _create_in_other_network,
+    ),
+    Reach(
+        "other-subnets",
+        "Open a network interface in a {other} subnet with its security group",
+        _interface_in_other_subnets,
+    ),
+    Reach(
+        "retag",
+        "Re-tag a {other} resource",
+        _retag_other,
+    ),
+    Reach(
+        "other-api",
+        "Change the {other} REST API",
+        _change_other_api,
+    ),
+    Reach(
+        "other-function",
+        "Read the {other} function's configuration",
+        _read_other_function,
+    ),
+    Reach(
+        "unbounded-role",
+        "Create a role without its stage's permissions boundary, or a user",
+        _role_without_boundary,
+        through_created_roles=False,
+    ),
+)
+
+
+def identities_of(account, stage):
+    """Everything a stage's pipeline, hosts, functions and developers act as; the plan role
+    belongs to the stage pull requests preview."""
+    found = account.pull_request_roles() if stages.get(stage).previews_pull_requests else []
+    return [
+        *found,
+        account.deploy_role(stage),
+        account.execution_role(stage),
+        account.host_role(stage),
+        account.api_role(stage),
+        account.developer(stage),
+    ]
+
+
+def evaluate(simulator, identity, request):
+    return simulator.evaluate(
+        request.action,
+        request.resource,
+        {**identity.context(), **request.context},
+        identity=identity.policies,
+        boundary=identity.boundary,
+        principal=identity.principal,
+    )
+
+
+def ways(account, simulator, reach, own, other):
+    if reach.ways is _write_trusted:
+        return _write_trusted(account, own, other, simulator)
+    return reach.ways(account, own, other)
+
+
+def _any_way(simulator, who, candidates):
+    return any(all(evaluate(simulator, who, r).allowed for r in way) for way in candidates)
+
+
+def can(account, simulator, identity, reach, own="dev", other="prod"):
+    """Whether ``identity`` (of stage ``own``) can do ``reach`` in one of its ways, itself or
+    through a role it can create."""
+    candidates = ways(account, simulator, reach, own, other)
+    if _any_way(simulator, identity, candidates):
+        return True
+    if reach.through_created_roles and evaluate(simulator, identity, create_role(own)).allowed:
+        return _any_way(simulator, role_it_creates(account, identity, own), candidates)
+    return False
+
+
+def reach(key):
+    (found,) = [r for r in REACHES if r.key == key]
+    return found
+
+
+# ------------------------------------------------------------------------------ their jobs
+# What each identity must still be able to do in its own stage: a policy so tight that a deploy
+# fails is no isolation worth having. One list of requests per identity, all to be allowed.
+def _execution_role_job(account, stage):
+    new, own = tagging(stage), tagged(stage)
+    rds_own = {"aws:ResourceTag/stage": stage}
+
+    def tags_at_creation(action, resource):
+        return Request("ec2:CreateTags", ec2(resource), {**new, "ec2:CreateAction": action})
+
+    boundary = f"arn:{PARTITION}:iam::{ACCOUNT}:policy/pets-boundary-{stage}"
+    host_role = role(f"pets-{stage}-infra-HostRole-1")
+    return [
+        Request("ec2:CreateVpc", ec2("vpc/vpc-new"), new),
+        tags_at_creation("CreateVpc", "vpc/vpc-new"),
+        Request("ec2:CreateSubnet", ec2("subnet/subnet-new"), new),
+        Request("ec2:CreateSubnet", ec2(f"vpc/vpc-{stage}"), own),
+        Request("ec2:CreateSecurityGroup", ec2("security-group/sg-new"), new),
+        Request("ec2:CreateSecurityGroup", ec2(f"vpc/vpc-{stage}"), own),
+        Request("ec2:AuthorizeSecurityGroupIngress", ec2(f"security-group/sg-{stage}"), own),
+        Request("ec2:AuthorizeSecurityGroupIngress", ec2("security-group-rule/sgr-new")),
+        Request("ec2:CreateVpcEndpoint", ec2("vpc-endpoint/vpce-new"), new),
+        Request("ec2:CreateVpcEndpoint", ec2(f"vpc/vpc-{stage}"), own),
+        Request("ec2:CreateVpcEndpoint", ec2(f"route-table/rtb-{stage}"), own),
+        Request("ec2:CreateRoute", ec2(f"route-table/rtb-{stage}"), own),
+        Request("ec2:CreateLaunchTemplate", ec2("launch-template/lt-new"), new),
+        Request("ec2:RunInstances", ec2("instance/i-new"), new),
+        Request("ec2:RunInstances", ec2(f"subnet/subnet-{stage}"), own),
+        Request("ec2:RunInstances", ec2(f"security-group/sg-{stage}"), own),
+        Request("ec2:RunInstances", ec2(f"launch-template/lt-{stage}"), own),
+        Request("ec2:RunInstances", _arn("ec2", "image/ami-1", account="")),
+        Request("ec2:RunInstances", ec2("network-interface/eni-new")),
+        Request("ec2:RunInstances", ec2("volume/vol-new")),
+        tags_at_creation("RunInstances", "instance/i-new"),
+        Request("ec2:TerminateInstances", ec2(f"instance/i-{stage}"), own),
+        Request("rds:CreateDBSubnetGroup", _arn("rds", f"subgrp:pets-{stage}-db"), new),
+        Request("rds:CreateDBCluster", _arn("rds", f"cluster:pets-{stage}"), new),
+        Request("rds:CreateDBCluster", _arn("rds", f"subgrp:pets-{stage}-db"), rds_own),
+        Request("rds:CreateDBCluster", _arn("rds", f"cluster-pg:pets-{stage}-cpg"), rds_own),
+        Request("rds:CreateDBCluster", _arn("rds", "og:default:aurora-mysql-8-0")),
+        Request("rds:AddTagsToResource", _arn("rds", f"cluster:pets-{stage}"), new),
+        Request("rds:CreateDBInstance", _arn("rds", f"db:pets-{stage}-1"), new),
+        Request("rds:CreateDBInstance", _arn("rds", f"cluster:pets-{stage}"), rds_own),
+        Request("rds:ModifyDBCluster", _arn("rds", f"cluster:pets-{stage}"), rds_own),
+        Request("rds:DeleteDBCluster", _arn("rds", f"cluster:pets-{stage}"), rds_own),
+        Request("secretsmanager:CreateSecret", secret_arn(stage)),
+        Request("secretsmanager:DeleteSecret", secret_arn(stage), _secret(stage)),
+        Request("ssm:CreatePatchBaseline", "*", new),
+        Request(
+            "ssm:RegisterPatchBaselineForPatchGroup", _arn("ssm", "patchbaseline/pb-1"), rds_own
+        ),
+        Request("ssm:CreateAssociation", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
+        Request("ssm:CreateAssociation", _arn("ssm", "association/new")),
+        Request("apigateway:POST", f"arn:{PARTITION}:apigateway:{REGION}::/restapis", new),
+        Request("apigateway:PUT", restapi(stage), rds_own),
+        Request("apigateway:PATCH", f"{restapi(stage)}/stages/v1", rds_own),
+        Request("lambda:CreateFunction", _arn("lambda", f"function:pets-{stage}-api-Handler-1")),
+        Request("iam:CreateRole", host_role, {"iam:PermissionsBoundary": boundary}),
+        Request("iam:PassRole", host_role, {"iam:PassedToService": "ec2.amazonaws.com"}),
+        Request("logs:CreateLogGroup", _arn("logs", f"log-group:/aws/lambda/pets-{stage}-api-1")),
+        Request(
+            "s3:GetObject", f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}/api/x.zip"
+        ),
+    ]
+
+
+def _deploy_role_job(account, stage):
+    bucket = f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}"
+    return [
+        *_preview(account, stage, None)[0],
+        *_deploy(account, stage, None)[0],
+        *(Request("s3:PutObject", f"{bucket}/{key}") for key in OBJECTS[:4]),
+        *_shell(stage),
+        Request("ssm:GetCommandInvocation", "*"),
+    ]
+
+
+def _plan_role_job(account, stage):
+    bucket = f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}"
+    return [
+        *_preview(account, stage, None)[0],
+        Request("cloudformation:DescribeStacks", stack(f"pets-bootstrap-{stage}")),
+        Request("cloudformation:GetTemplate", stack(f"pets-{stage}-api")),
+        Request("cloudformation:DeleteChangeSet", stack(f"pets-{stage}-api")),
+        Request("s3:PutObject", f"{bucket}/plan/templates/x"),
+    ]
+
+
+def _host_role_job(account, stage):
+    bucket = f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}"
+    return [
+        *_read_own_secret(account, stage, None)[0],
+        Request("s3:GetObject", f"{bucket}/migrations/x.zip"),
+        Request("s3:GetObject", f"{bucket}/rds-ca/x.pem"),
+        Request("ssm:UpdateInstanceInformation", ec2(f"instance/i-{stage}")),
+    ]
+
+
+def _api_role_job(account, stage):
+    user = account.api_database_user(stage)
+    bucket = f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}"
+    return [
+        Request("rds-db:connect", _arn("rds-db", f"dbuser:cluster-{stage}/{user}")),
+        Request("s3:GetObject", f"{bucket}/rds-ca/{REGION}-{CA_SHA256}.pem"),
+        Request("ec2:CreateNetworkInterface", ec2("network-interface/eni-new")),
+        Request("ec2:CreateNetworkInterface", ec2(f"subnet/subnet-{stage}"), tagged(stage)),
+        Request("ec2:CreateNetworkInterface", ec2(f"security-group/sg-{stage}"), tagged(stage)),
+        Request(
+            "logs:PutLogEvents",
+            _arn("logs", f"log-group:/aws/lambda/pets-{stage}-api-1:log-stream:x"),
+        ),
+    ]
+
+
+def _developer_job(account, stage):
+    host = account.stack(f"pets-{stage}-infra").ref("Host")
+    forwarding = _arn("ssm", "document/AWS-StartPortForwardingSessionToRemoteHost", account="")
+    check = {"ssm:SessionDocumentAccessCheck": "true"}
+    return [
+        Request("rds-db:connect", _arn("rds-db", f"dbuser:cluster-{stage}/dev_alice")),
+        Request("ssm:StartSession", ec2(f"instance/{host}"), check),
+        Request("ssm:StartSession", forwarding, check),
+    ]
+
+
+JOBS = {
+    "execution role": (lambda account, stage: account.execution_role(stage), _execution_role_job),
+    "deploy role": (lambda account, stage: account.deploy_role(stage), _deploy_role_job),
+    "host role": (lambda account, stage: account.host_role(stage), _host_role_job),
+    "API role": (lambda account, stage: account.api_role(stage), _api_role_job),
+    "developer": (lambda account, stage: account.developer(stage), _developer_job),
+}
