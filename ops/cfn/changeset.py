@@ -116,7 +116,7 @@ def create(ctx, spec, stack, template_text, template, purpose="deploy"):
         "ChangeSetType": change_set_type,
         "Parameters": parameters,
         "Description": f"python -m ops {purpose}",
-        **_template_location(ctx, spec, template_text),
+        **_template_location(ctx, spec, template_text, template),
     }
     if spec.capabilities:
         request["Capabilities"] = list(spec.capabilities)
@@ -170,10 +170,15 @@ def markdown(change_set, title=None):
     return f"### {title}\n\n{body}"
 
 
-def _template_location(ctx, spec, text):
+def _template_location(ctx, spec, text, template):
     body = text.encode("utf-8")
     if len(body) <= templates.MAX_TEMPLATE_BODY:
         return {"TemplateBody": text}
+    # Comments and indentation count against the limit too; the same template as compact JSON
+    # often fits inline, which needs no bucket (the bootstrap stacks have none to upload to).
+    compact = templates.to_compact_json(template)
+    if len(compact.encode("utf-8")) <= templates.MAX_TEMPLATE_BODY:
+        return {"TemplateBody": compact}
     if not spec.s3_bucket:
         raise OpsError(
             f"the template for {spec.name} is {len(body):,} bytes, over CloudFormation's "

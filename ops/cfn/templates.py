@@ -125,3 +125,9 @@ def merge_parameters(template, overrides, existing=None):
 def to_json(template):
     """A parsed template as JSON text, as compact as stays readable."""
     return json.dumps(template, indent=1, ensure_ascii=False, default=str)
+
+
+def to_compact_json(template):
+    """A parsed template as the shortest JSON text: what CloudFormation reads, minus the
+    comments and layout that count against its inline limit."""
+    return json.dumps(template, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -6,6 +6,8 @@ per-resource events, computes no outputs for stacks made through change sets, an
 stack fail, so a ROLLBACK_COMPLETE stack is set up through moto's backend.
 """
 
+import json
+
 import boto3
 import pytest
 from moto.cloudformation.models import Event, cloudformation_backends
@@ -245,8 +247,20 @@ def test_unchanged_parameters_keep_their_previous_value(ctx, tmp_path):
     assert stack["Parameters"] == [{"ParameterKey": "QueueName", "ParameterValue": "keep"}]
 
 
-def test_a_template_over_the_inline_limit_goes_through_s3(ctx, tmp_path):
+def test_a_template_over_the_inline_limit_goes_inline_as_compact_json_when_that_fits(ctx, tmp_path):
     padding = "".join(f"# comment line {i:05d} to make the template large\n" for i in range(1500))
+    commented = write(tmp_path, "commented.yaml", TOPIC_TEMPLATE + padding)
+    assert commented.stat().st_size > 51_200
+    deploy(ctx, StackSpec(name="commented", template_path=commented))  # no bucket needed
+    assert status("commented") == "CREATE_COMPLETE"
+    body = cf().get_template(StackName="commented")["TemplateBody"]
+    body = body if isinstance(body, dict) else json.loads(body)
+    assert body["Resources"] == {"Topic": {"Type": "AWS::SNS::Topic"}}
+
+
+def test_a_template_over_the_inline_limit_goes_through_s3(ctx, tmp_path):
+    # Content, not comments: even its compact form is over the limit.
+    padding = "Metadata:\n  Padding: " + "x" * 52_000 + "\n"
     big = write(tmp_path, "big.yaml", TOPIC_TEMPLATE + padding)
     assert big.stat().st_size > 51_200
     spec = StackSpec(name="big", template_path=big)
