@@ -40,6 +40,8 @@ def run_scripts(path):
     workflow_shell = _default_shell(doc)
     jobs_node = _child(root, "jobs")
     for job_id, job in (doc.get("jobs") or {}).items():
+        if "steps" not in job:
+            continue  # a job that calls a reusable workflow: that file is checked on its own
         job_shell = _default_shell(job) or workflow_shell
         steps_node = _child(_child(jobs_node, job_id), "steps")
         for index, step in enumerate(job.get("steps") or []):

@@ -104,6 +104,23 @@ def test_expressions_are_masked_and_other_shells_skipped(workflow, shellcheck):
     assert shellcheck_workflows.check(path, shellcheck) == []
 
 
+def test_a_job_calling_a_reusable_workflow_has_no_script_to_check(workflow, shellcheck):
+    path = workflow(
+        """\
+        on: push
+        jobs:
+          call:
+            uses: ./.github/workflows/other.yml
+          a:
+            runs-on: ubuntu-24.04
+            steps:
+              - run: echo $UNQUOTED
+        """
+    )
+    findings = shellcheck_workflows.check(path, shellcheck)
+    assert [f.split(":")[1] for f in findings] == ["8"]  # the one script, at its line
+
+
 def test_main_exit_code(workflow, shellcheck, capsys):
     good = workflow("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: make lint\n")
     assert shellcheck_workflows.main([str(good)]) == 0
