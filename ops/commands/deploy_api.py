@@ -1,6 +1,7 @@
 """``python -m ops deploy-api --stage S``: roll out the packaged API to a stage.
 
-Steps: find the artifacts bucket (the bootstrap stack's ArtifactsBucket output, or ``--bucket``);
+Steps: find the stage's artifacts bucket (its bootstrap stack's ArtifactsBucket output, or
+``--bucket``);
 upload the RDS CA bundle of the region to ``s3://<bucket>/rds-ca/<region>-<sha256>.pem`` (the API
 verifies Aurora's TLS certificate with it, through ``DB_SSL_CA``); upload ``deployment.zip``
 content-addressed and point ``CodeUri`` at it (``ops.artifacts``); deploy ``pets-<stage>-api``
@@ -31,8 +32,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--bucket",
         help=(
-            "artifacts bucket (default: the pets-bootstrap stack's ArtifactsBucket; the API "
-            "template reads the CA bundle from that exported bucket, so override only with it)"
+            "artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket; the "
+            "API template reads the CA bundle from that exported bucket, so override only with it)"
         ),
     )
     parser.add_argument(
@@ -80,7 +81,7 @@ def deploy_api(
             f"no packaged API at {template_path}: run make package "
             "(python -m ops package-api) first"
         )
-    bucket = stages.artifacts_bucket(ctx, bucket)
+    bucket = stages.artifacts_bucket(ctx, stage, bucket)
     region = ctx.client("s3").meta.region_name
     _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, bundle_file)
     body = artifacts.packaged_template(ctx, template_path, bucket)
@@ -91,7 +92,6 @@ def deploy_api(
         capabilities=target.capabilities,
         tags=target.tags,
         s3_bucket=bucket,
-        s3_prefix=f"templates/{stage}",
         role_arn=stages.execution_role_arn(ctx, stage),
     )
     outputs = deploy(ctx, spec, execute=execute, poll=poll)

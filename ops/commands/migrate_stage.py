@@ -9,14 +9,15 @@ through SSM Run Command (docs/migrations.md compares this with a VPC Lambda and 
    migration engine), ``chalicelib`` (the API's connector, so both log in the same way), ``sql/``
    and ``requirements-migrate.txt`` (every package pinned), in a zip whose bytes depend only on
    the files' paths and contents, so the same tree gives the same SHA-256.
-2. **Upload** it to the artifacts bucket (``pets-bootstrap`` output ``ArtifactsBucket``) as
-   ``migrations/<stage>/<sha256>.zip``, unless that key already holds it. The stage prefix is
-   the bucket layout of cloudformation/bootstrap.yaml: a stage's deploy role writes only its
-   own prefix and a stage's host reads only its own.
+2. **Upload** it to the stage's artifacts bucket (``pets-bootstrap-<stage>`` output
+   ``ArtifactsBucket``) as ``migrations/<sha256>.zip``, unless that key already holds it. Each
+   stage has its own bucket: only the stage's deploy role writes it, and only the stage's host
+   reads its migration bundles.
 3. **Run** ``AWS-RunShellScript`` on the host (``pets-S-infra`` output ``HostInstanceId``), after
    checking it is SSM-managed and Online: download the bundle and check its SHA-256, download
    the RDS CA bundle (``rds-ca/<region>-<sha256>.pem``, uploaded by this run), make a venv with
-   the pinned packages (kept between runs, one per requirements file), wait for the cluster to
+   the pinned packages, each file checked against its hash (kept between runs, one per
+   requirements file), wait for the cluster to
    answer, run the migrations, then apply the AWS-only users and grants
    (``python -m ops.host wait|migrate|users``).
 
@@ -104,6 +105,7 @@ def remote_script(
     db_port,
     secret_arn,
     ca_sha256,
+    stage,
     venv_root=VENV_ROOT,
 ):
     """The shell lines the host runs (POSIX sh, as AWS-RunShellScript runs them).
@@ -123,7 +125,7 @@ def remote_script(
         f"aws s3 cp --only-show-errors {q(bundle)} bundle.zip",
         f"echo {q(digest + '  bundle.zip')} | sha256sum --check --quiet -",
         f"aws s3 cp --only-show-errors {q(ca)} rds-ca.pem",
-        # Both stages' deploy roles may write rds-ca/: trust only the bundle this run uploaded.
+        # Only the bundle this run uploaded (its digest), whatever the key holds by then.
         f"echo {q(ca_sha256 + '  rds-ca.pem')} | sha256sum --check --quiet -",
         f"command -v {HOST_PYTHON} >/dev/null 2>&1 || dnf install -y -q {HOST_PYTHON}",
         f"{HOST_PYTHON} -m zipfile -e bundle.zip app",
@@ -131,8 +133,9 @@ def remote_script(
         f"venv={q(venv_root)}/venv-{requirements_digest[:16]}",
         'if [ ! -e "$venv/.complete" ]; then',
         f'  rm -rf "$venv" && {HOST_PYTHON} -m venv "$venv"',
+        # Every file pip installs must have a SHA-256 the requirements file lists.
         '  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check '
-        f"-r app/{REQUIREMENTS}",
+        f"--require-hashes -r app/{REQUIREMENTS}",
         '  touch "$venv/.complete"',
         "fi",
         "cd app",
@@ -140,7 +143,7 @@ def remote_script(
         f'DB_AUTH=secret DB_SECRET_ARN={q(secret_arn)} DB_SSL_CA="$work/rds-ca.pem"',
         '"$venv/bin/python" -m ops.host wait',
         '"$venv/bin/python" -m ops.host migrate',
-        '"$venv/bin/python" -m ops.host users',
+        f'"$venv/bin/python" -m ops.host users --stage {q(stage)}',
     ]
 
 
@@ -155,9 +158,9 @@ def run(args, ctx):
         "DbClusterPort",
         "DbMasterSecretArn",
     )
-    bucket = stages.artifacts_bucket(ctx)
+    bucket = stages.artifacts_bucket(ctx, stage)
     data, digest = build_bundle()
-    key = f"migrations/{stage}/{digest}.zip"
+    key = f"migrations/{digest}.zip"
     artifacts.put_if_absent(ctx, bucket, key, data, label="the migration bundle")
     region = ctx.client("ssm").meta.region_name
     # The host verifies TLS to the cluster with the region's RDS CA bundle. A first deploy
@@ -174,6 +177,7 @@ def run(args, ctx):
         db_port=db_port,
         secret_arn=secret_arn,
         ca_sha256=ca_sha256,
+        stage=stage,
     )
     result = ssm.send_and_wait(
         ctx,

@@ -8,7 +8,8 @@ messages go to stderr so they never mix with it.
 The API stack's ``CodeUri: ./deployment.zip`` is rewritten to the content-addressed S3 key
 ``deploy-api`` would upload to, without uploading (a change set never reads the code object), so
 the plan role needs no write access and an unchanged build shows no change. A template over the
-inline limit would be uploaded under ``plan/templates/<stage>/`` (the bootstrap bucket layout).
+inline limit would be uploaded under ``plan/templates/`` of the stage's bucket, the one prefix the
+plan role may write.
 
 A stack that cannot be planned fails the plan (exit 1), except when CloudFormation refuses its
 change set while a stack before it has changes: the API stack importing an infra output that only
@@ -34,7 +35,8 @@ def add_arguments(parser):
     )
     parser.add_argument("--stage", required=True, choices=stages.NAMES)
     parser.add_argument(
-        "--bucket", help="artifacts bucket (default: the pets-bootstrap stack's ArtifactsBucket)"
+        "--bucket",
+        help="artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket)",
     )
     parser.add_argument(
         "--root",
@@ -98,7 +100,7 @@ def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
     if target.packaged:
         if not target.template.is_file():
             raise OpsError(f"no packaged API at {target.template}: run make package first")
-        bucket = stages.artifacts_bucket(ctx, bucket)
+        bucket = stages.artifacts_bucket(ctx, stage, bucket)
         body = artifacts.packaged_template(
             ctx,
             target.template,
@@ -115,7 +117,7 @@ def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
             capabilities=target.capabilities,
             tags=target.tags,
             s3_bucket=bucket,
-            s3_prefix=f"plan/templates/{stage}",
+            s3_prefix="plan/templates",
             role_arn=role_arn,
         )
     else:
@@ -126,7 +128,7 @@ def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
             capabilities=target.capabilities,
             tags=target.tags,
             s3_bucket=bucket,
-            s3_prefix=f"plan/templates/{stage}",
+            s3_prefix="plan/templates",
             role_arn=role_arn,
         )
     text, template = spec.read_template()

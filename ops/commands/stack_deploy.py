@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ops.cfn import templates
 from ops.cfn.changeset import StackSpec
-from ops.cfn.deploy import default_prefix, deploy
+from ops.cfn.deploy import deploy
 
 
 def add_arguments(parser):
@@ -48,12 +48,13 @@ def add_arguments(parser):
     parser.add_argument("--role-arn", help="service role CloudFormation assumes for the stack")
     parser.add_argument(
         "--s3-bucket",
-        help="bucket for templates over 51,200 bytes (the bootstrap stack's ArtifactsBucket)",
+        help="bucket for templates over 51,200 bytes (the stage bootstrap stack's ArtifactsBucket)",
     )
     parser.add_argument(
         "--s3-prefix",
-        help="key prefix in --s3-bucket (default: templates/<stage> for a pets-<stage>-* stack, "
-        "as the bootstrap bucket's layout and the deploy roles expect; else templates)",
+        default="templates",
+        help="key prefix in --s3-bucket (default: templates, where a stage's deploy role may "
+        "write in its bucket)",
     )
 
 
@@ -66,7 +67,7 @@ def run(args, ctx):
         tags=templates.parse_pairs(args.tags, "--tags"),
         role_arn=args.role_arn,
         s3_bucket=args.s3_bucket,
-        s3_prefix=args.s3_prefix or default_prefix(args.stack_name),
+        s3_prefix=args.s3_prefix,
     )
     deploy(ctx, spec, execute=not args.no_execute_changeset)
     return 0

@@ -8,8 +8,9 @@ printed). Not a ``python -m ops`` command: nobody runs these by hand;
 
 * ``wait``: an Aurora cluster paused at zero capacity takes seconds to resume, and the migration
   backend's connect timeout is shorter than that. Connect until it answers (up to ``--timeout``).
-* ``users``: the AWS-only users and grants, and the smoke test's pet (``sql/aws/canary.sql``).
-  ``sql/aws/users.sql`` holds fixed, idempotent statements (the API's IAM user ``pets_api``).
+* ``users --stage S``: the AWS-only users and grants, and the smoke test's pet
+  (``sql/aws/canary.sql``). ``sql/aws/users.sql`` holds idempotent statements for the stage's
+  API user ``pets_api_<stage>``, its ``{stage}`` replaced with the stage's name.
   ``sql/aws/developers.txt`` lists developer names; each becomes ``dev_<name>``, an
   IAM-authenticated, TLS-only user that can only SELECT from the ``pet`` table. The file is the
   whole truth: a ``dev_*`` user whose name is not in it is dropped, and a listed user's
@@ -40,6 +41,15 @@ DEVELOPER_PREFIX = "dev_"
 # MySQL 8 user names are at most 32 characters: "dev_" plus 28. Only these characters, so a
 # name can be written into a statement (account names cannot be bound as parameters).
 DEVELOPER_NAME = re.compile(r"[a-z][a-z0-9_]{0,27}")
+# A stage's name as the templates accept it (ops/stages.py); safe inside a quoted account name.
+STAGE_NAME = re.compile(r"[a-z][a-z0-9]{1,11}")
+
+
+def stage_sql(text, stage):
+    """``text`` with every ``{stage}`` replaced by ``stage``, which must be a stage's name."""
+    if not STAGE_NAME.fullmatch(stage or ""):
+        raise OpsError(f"not a stage name: {stage!r}")
+    return text.replace("{stage}", stage)
 
 
 def read_developers(path=DEVELOPERS_FILE):
@@ -98,7 +108,7 @@ def apply_users(conn, database, users_sql, developers, say):
             for statement in developer_statements(name, database):
                 cursor.execute(statement)
     say(
-        f"users: pets_api and {len(developers)} developer user(s) "
+        f"users: the API user and {len(developers)} developer user(s) "
         f"({', '.join(wanted) or 'none'}) applied on {database}"
     )
 
@@ -131,6 +141,7 @@ def main(argv=None, env=None, out=sys.stdout):
     parser = argparse.ArgumentParser(prog="python -m ops.host", description=__doc__.split("\n")[0])
     parser.add_argument("step", choices=("wait", "migrate", "users"))
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--stage", help="the stage whose API user to apply (users)")
     args = parser.parse_args(argv)
 
     def say(message):
@@ -145,9 +156,9 @@ def main(argv=None, env=None, out=sys.stdout):
             say(outcome(migrate(settings, MIGRATIONS_DIR, say), settings.database))
             return 0
         developers = read_developers()
+        users_sql = stage_sql(USERS_SQL.read_text(encoding="utf-8"), args.stage)
         conn = _connect(settings)
         try:
-            users_sql = USERS_SQL.read_text(encoding="utf-8")
             canary_sql = CANARY_SQL.read_text(encoding="utf-8")
             apply_users(conn, settings.database, users_sql + "\n" + canary_sql, developers, say)
         finally:

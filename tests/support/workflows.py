@@ -3,7 +3,8 @@
 The workflow tests share these helpers:
 
 * ``load_workflow`` parses a workflow with PyYAML, putting back the ``on`` key that YAML 1.1
-  reads as the boolean ``True``.
+  reads as the boolean ``True``, and remembers its file (``workflow["_path"]``) so a reusable
+  workflow's ``inputs`` can be traced to the jobs that call it (``callers``).
 * ``evaluate`` is a small evaluator for the GitHub expressions used in ``if:`` (literals,
   ``vars.X``/``github.x.y``/``inputs.x`` look-ups, ``==``, ``!=``, ``!``, ``&&``, ``||`` and
   parentheses, with GitHub's loose string comparison), so the tests can check what a condition
@@ -35,7 +36,29 @@ def load_workflow(path):
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if True in data:  # YAML 1.1: a bare `on` key is the boolean true
         data["on"] = data.pop(True)
+    data["_path"] = Path(path)
     return data
+
+
+def called_workflow(job):
+    """The file of this repository's reusable workflow the job calls, or None."""
+    uses = str(job.get("uses", ""))
+    return ROOT / uses.removeprefix("./") if uses.startswith("./.github/workflows/") else None
+
+
+def is_reusable(workflow):
+    return set(triggers(workflow)) == {"workflow_call"}
+
+
+def callers(workflow):
+    """``[(caller workflow, job)]`` for every job of every workflow that calls ``workflow``."""
+    found = []
+    for path in workflow_files():
+        caller = load_workflow(path)
+        for job in caller["jobs"].values():
+            if called_workflow(job) == workflow["_path"]:
+                found.append((caller, job))
+    return found
 
 
 def triggers(workflow):
@@ -98,6 +121,10 @@ def possible_values(workflow, job, text):
     for part in (p.strip() for p in match.group(1).split("||")):
         if part[:1] == part[-1:] == "'":
             values.append(part[1:-1])
+        elif (m := re.fullmatch(r"inputs\.([\w-]+)", part)) and is_reusable(workflow):
+            for caller, caller_job in callers(workflow):
+                given = (caller_job.get("with") or {})[m.group(1)]
+                values += possible_values(caller, caller_job, given)
         elif m := re.fullmatch(r"(?:github\.event\.)?inputs\.([\w-]+)", part):
             values += list(
                 ((dispatch.get("inputs") or {}).get(m.group(1)) or {}).get("options", [])

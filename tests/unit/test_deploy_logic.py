@@ -1,5 +1,7 @@
 """Pure parts of the deploy tooling: template reading, parameter merge, error wording, stages."""
 
+from fnmatch import fnmatchcase
+
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
@@ -144,12 +146,18 @@ def test_no_updates_and_missing_stack_are_recognised():
     )
 
 
-def test_large_templates_of_a_stage_go_under_its_prefix():
-    from ops.cfn.deploy import default_prefix  # noqa: PLC0415 -- this test only
+def test_no_stage_can_change_any_stage_bootstrap_stack():
+    """A deploy role may change its stage's pets-<stage>-* stacks; the stacks holding the roles
+    (pets-bootstrap and pets-bootstrap-<stage>) must match no stage's pattern."""
+    bootstrap = [stages.ACCOUNT_STACK, *(stages.bootstrap_stack_name(s) for s in stages.NAMES)]
+    assert bootstrap[1:] == [f"pets-bootstrap-{s}" for s in stages.NAMES]
+    for stage in stages.NAMES:
+        assert not [name for name in bootstrap if fnmatchcase(name, f"pets-{stage}-*")], stage
 
-    assert default_prefix("pets-dev-infra") == "templates/dev"
-    assert default_prefix("pets-prod-api") == "templates/prod"
-    assert default_prefix("pets-bootstrap") == "templates"
+
+def test_one_stage_previews_pull_requests_and_it_is_not_protected():
+    (previewed,) = [s for s in stages.STAGES if s.previews_pull_requests]
+    assert not previewed.protected
 
 
 def test_stages_are_listed_in_deploy_order():

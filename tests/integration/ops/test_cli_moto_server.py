@@ -72,7 +72,7 @@ def test_step_summary_gets_the_markdown_table(tmp_path, server_env):
 def bootstrapped(server_env, moto_url):
     client("s3", moto_url).create_bucket(Bucket="artifacts")
     client("cloudformation", moto_url).create_stack(
-        StackName="pets-bootstrap",
+        StackName="pets-bootstrap-dev",
         TemplateBody=json.dumps(
             {
                 "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},

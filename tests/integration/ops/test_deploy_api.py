@@ -26,10 +26,10 @@ pytestmark = [
 
 @pytest.fixture
 def bootstrap(aws):
-    """A pets-bootstrap stack with the ArtifactsBucket output, as the bootstrap template makes."""
+    """A pets-bootstrap-dev stack with the ArtifactsBucket output, as the stage bootstrap makes."""
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="pets-artifacts-123")
     boto3.client("cloudformation", region_name="us-east-1").create_stack(
-        StackName="pets-bootstrap",
+        StackName="pets-bootstrap-dev",
         TemplateBody=json.dumps(
             {
                 "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
@@ -136,7 +136,7 @@ def test_local_ca_bundle_file_is_used_without_downloading(ctx, api_stack, tmp_pa
 
 def test_without_bootstrap_the_error_says_what_to_do(ctx, tmp_path):
     ctx.fetch = answering(PEM)
-    with pytest.raises(OpsError, match="pets-bootstrap stack does not exist.*--bucket"):
+    with pytest.raises(OpsError, match="pets-bootstrap-dev stack does not exist.*--bucket"):
         deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
 
 
@@ -203,13 +203,13 @@ def test_the_stage_execution_role_is_passed_to_cloudformation(ctx, api_stack, tm
     cf = boto3.client("cloudformation", region_name="us-east-1")
     role = "arn:aws:iam::123456789012:role/pets-cfn-exec-dev"
     cf.update_stack(
-        StackName="pets-bootstrap",
+        StackName="pets-bootstrap-dev",
         TemplateBody=json.dumps(
             {
                 "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
                 "Outputs": {
                     "ArtifactsBucket": {"Value": api_stack},
-                    "ExecutionRoleArnDev": {"Value": role},
+                    "ExecutionRoleArn": {"Value": role},
                 },
             }
         ),

@@ -49,13 +49,26 @@ def test_committed_developers_file_is_valid():
     assert isinstance(steps.read_developers(), list)
 
 
-def test_users_sql_creates_the_api_user_with_iam_auth_and_select_only():
-    statements = steps.sql_statements(steps.USERS_SQL.read_text())
+def test_users_sql_creates_the_stage_api_user_with_iam_auth_and_select_only():
+    statements = steps.sql_statements(steps.stage_sql(steps.USERS_SQL.read_text(), "prod"))
     assert statements == [
-        "CREATE USER IF NOT EXISTS 'pets_api'@'%'\n"
+        "CREATE USER IF NOT EXISTS 'pets_api_prod'@'%'\n"
         "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'\nREQUIRE SSL",
-        "GRANT SELECT ON pets.pet TO 'pets_api'@'%'",
+        "GRANT SELECT ON pets.pet TO 'pets_api_prod'@'%'",
+        "DROP USER IF EXISTS 'pets_api'@'%'",
     ]
+
+
+@pytest.mark.parametrize("stage", [None, "", "Prod", "dev'@'%'; DROP USER root; --", "a"])
+def test_only_a_stage_name_goes_into_the_users_sql(stage):
+    with pytest.raises(OpsError, match="not a stage name"):
+        steps.stage_sql(steps.USERS_SQL.read_text(), stage)
+
+
+def test_the_users_step_without_a_stage_fails_in_one_line_before_connecting(capsys):
+    env = {"DB_HOST": "127.0.0.1", "DB_PORT": "1", "DB_AUTH": "password"}
+    assert steps.main(["users"], env=env) == 1
+    assert capsys.readouterr().err.strip() == "not a stage name: None"
 
 
 def test_apply_users_creates_listed_developers_and_drops_the_others():

@@ -8,7 +8,6 @@ GetCommandInvocation, because moto cannot report a Failed invocation with output
 """
 
 import hashlib
-import importlib.metadata
 import io
 import json
 import os
@@ -27,6 +26,7 @@ from ops.commands import migrate_stage
 from ops.db.admin import admin_connection
 from tests.support.aws import REGION, FakeClock, SplitClient, create_stack, make_context
 from tests.support.http import answering
+from tests.support.requirements import pinned_site
 
 ROOT = Path(__file__).resolve().parents[3]
 CA_PEM = (
@@ -68,37 +68,6 @@ def test_bundle_holds_what_runs_on_the_host_and_nothing_else_and_is_reproducible
         )
 
 
-def test_requirements_for_the_host_are_pinned_to_the_tested_versions():
-    pins = {}
-    for line in (ROOT / "requirements-migrate.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            assert version, f"{line} is not pinned with =="
-            pins[name] = version
-    for name, version in pins.items():
-        assert importlib.metadata.version(name) == version, name
-    for needed in ("PyMySQL", "yoyo-migrations", "boto3", "sqlparse"):
-        assert needed in pins
-
-
-def _pinned_site(tmp_path):
-    """A folder with only the pinned distributions (symlinked from this venv) and nothing else."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for line in (ROOT / "requirements-migrate.txt").read_text().splitlines():
-        name = line.split("#", 1)[0].strip().partition("==")[0]
-        if not name:
-            continue
-        dist = importlib.metadata.distribution(name)
-        tops = {Path(str(f)).parts[0] for f in dist.files if not str(f).startswith("..")}
-        for top in tops - {"__pycache__", "bin"}:
-            source = Path(dist.locate_file(top))
-            if source.exists() and not (site / top).exists():
-                (site / top).symlink_to(source)
-    return site
-
-
 def test_bundle_alone_migrates_a_real_database_with_only_the_pinned_packages(tmp_path, empty_db):
     """What the host does after download: unzip, then `python -m ops.host migrate` with only
     the pinned packages importable (``-S``: no site-packages of this venv), on a real database."""
@@ -107,7 +76,7 @@ def test_bundle_alone_migrates_a_real_database_with_only_the_pinned_packages(tmp
     zipfile.ZipFile(io.BytesIO(data)).extractall(app)
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(_pinned_site(tmp_path)),
+        "PYTHONPATH": str(pinned_site(tmp_path / "site", ROOT / "requirements-migrate.txt")),
         "DB_HOST": empty_db.host,
         "DB_PORT": str(empty_db.port),
         "DB_USER": empty_db.user,
@@ -147,7 +116,7 @@ class Stage:
                 "DbMasterSecretArn": self.secret_arn,
             },
         )
-        create_stack("pets-bootstrap", {"ArtifactsBucket": BUCKET})
+        create_stack("pets-bootstrap-dev", {"ArtifactsBucket": BUCKET})
         self.s3 = boto3.client("s3", region_name=REGION)
         self.s3.create_bucket(Bucket=BUCKET)
         self.moto_ssm = boto3.client("ssm", region_name=REGION)
@@ -201,7 +170,7 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
     assert stage.run() == 0  # the same tree again: the bundle is not uploaded twice
 
     data, digest = migrate_stage.build_bundle()
-    key = f"migrations/dev/{digest}.zip"
+    key = f"migrations/{digest}.zip"
     assert stage.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
     assert f"uploaded the migration bundle ({len(data):,} bytes) to s3://{BUCKET}/{key}" in (
         stage.ctx.out.getvalue()
@@ -222,10 +191,13 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
         db_port="3306",
         secret_arn=stage.secret_arn,
         ca_sha256=hashlib.sha256(CA_PEM).hexdigest(),
+        stage="dev",
     )
     text = "\n".join(lines)
     assert lines[0] == "set -eu"
     assert f"{digest}  bundle.zip' | sha256sum --check" in text
+    (pip,) = [line for line in lines if "-m pip install" in line]
+    assert pip.endswith("--require-hashes -r app/requirements-migrate.txt")
     ca_sha256 = hashlib.sha256(CA_PEM).hexdigest()
     assert f"s3://{BUCKET}/rds-ca/{REGION}-{ca_sha256}.pem" in text
     assert (
@@ -239,7 +211,7 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
     assert lines[-3:] == [
         '"$venv/bin/python" -m ops.host wait',
         '"$venv/bin/python" -m ops.host migrate',
-        '"$venv/bin/python" -m ops.host users',
+        '"$venv/bin/python" -m ops.host users --stage dev',
     ]
     everything = json.dumps(command, default=str) + stage.ctx.out.getvalue()
     everything += stage.ctx.err.getvalue()
@@ -352,9 +324,9 @@ RECORDING_PYTHON = """#!/bin/sh
 def _host(tmp_path, bundle, digest, ca=None):
     """A fake host: S3 objects on disk, a fake `aws`, a ready venv whose python records calls."""
     s3 = tmp_path / "s3" / BUCKET
-    (s3 / "migrations" / "dev").mkdir(parents=True)
+    (s3 / "migrations").mkdir(parents=True)
     (s3 / "rds-ca").mkdir()
-    (s3 / "migrations" / "dev" / f"{digest}.zip").write_bytes(bundle)
+    (s3 / "migrations" / f"{digest}.zip").write_bytes(bundle)
     ca_name = f"{REGION}-{hashlib.sha256(CA_PEM).hexdigest()}.pem"  # the key the script names
     (s3 / "rds-ca" / ca_name).write_bytes(CA_PEM if ca is None else ca)
     bin_dir = tmp_path / "bin"
@@ -368,7 +340,7 @@ def _host(tmp_path, bundle, digest, ca=None):
     (venv / ".complete").touch()
     script = migrate_stage.remote_script(
         bucket=BUCKET,
-        key=f"migrations/dev/{digest}.zip",
+        key=f"migrations/{digest}.zip",
         digest=digest,
         requirements_digest=migrate_stage.requirements_digest(),
         region=REGION,
@@ -376,6 +348,7 @@ def _host(tmp_path, bundle, digest, ca=None):
         db_port="3306",
         secret_arn=MASTER_ARN,
         ca_sha256=hashlib.sha256(CA_PEM).hexdigest(),
+        stage="dev",
         venv_root=str(tmp_path / "venvs"),
     )
     env = {
@@ -406,7 +379,7 @@ def test_remote_script_runs_under_posix_sh_in_order_with_the_right_environment(t
     assert [c.splitlines()[0] for c in calls] == [
         "-m ops.host wait",
         "-m ops.host migrate",
-        "-m ops.host users",
+        "-m ops.host users --stage dev",
     ]
     for call in calls:
         assert "cwd: app" in call

@@ -25,7 +25,7 @@ def repo(aws, tmp_path):
     make_package(tmp_path)
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")
     cf().create_stack(
-        StackName="pets-bootstrap",
+        StackName="pets-bootstrap-dev",
         TemplateBody=json.dumps(
             {
                 "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
@@ -113,7 +113,7 @@ def test_destroy_deletes_api_then_infra(ctx, repo):
     assert "pets-dev-api: DELETE_COMPLETE" in out
     assert "final snapshot is kept" in out
     live = [s["StackName"] for s in cf().describe_stacks()["Stacks"]]
-    assert live == ["pets-bootstrap"]
+    assert live == ["pets-bootstrap-dev"]
     # Run again: nothing left, nothing fails.
     assert destroy(ctx, "dev") == []
     assert "pets-dev-api does not exist; nothing to delete" in ctx.out.getvalue()
@@ -129,11 +129,11 @@ def test_destroy_refuses_prod_without_force(ctx, repo):
     assert code == 1
     assert "refusing to destroy prod without --force" in ctx.err.getvalue()
     assert [s["StackName"] for s in cf().describe_stacks()["Stacks"]] == [
-        "pets-bootstrap",
+        "pets-bootstrap-dev",
         "pets-prod-infra",
     ]
     assert main(["destroy", "--stage", "prod", "--force"], ctx) == 0
-    assert [s["StackName"] for s in cf().describe_stacks()["Stacks"]] == ["pets-bootstrap"]
+    assert [s["StackName"] for s in cf().describe_stacks()["Stacks"]] == ["pets-bootstrap-dev"]
 
 
 def test_unknown_stage_is_refused(ctx):
@@ -154,7 +154,9 @@ def _stubbed_plan_context(repo, infra_has_changes):
     arn = "arn:aws:cloudformation:us-east-1:123456789012:changeSet/ops-plan-1/1"
     stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/pets-dev-infra/1"
     # No bootstrap stack: no execution role to pass (an administrator's own account).
-    stub.add_client_error("describe_stacks", "ValidationError", missing.format("pets-bootstrap"))
+    stub.add_client_error(
+        "describe_stacks", "ValidationError", missing.format("pets-bootstrap-dev")
+    )
     stub.add_client_error("describe_stacks", "ValidationError", missing.format("pets-dev-infra"))
     stub.add_response("create_change_set", {"Id": arn, "StackId": stack_id}, None)
     if infra_has_changes:

@@ -1,4 +1,5 @@
-"""Fixtures for the template tests: the three templates, parsed once per session.
+"""Fixtures for the template tests: the templates, parsed once per session; the stacks of both
+stages as IAM sees them in one account, and the IAM evaluator (tests/support/iam.py).
 
 The API stack is tested as deployed: ``chalice package`` merged with cloudformation/api/merge.yaml
 (exactly what ``make package`` produces), written to a temporary directory.
@@ -10,8 +11,11 @@ import os
 import pytest
 import yaml
 
+from ops import stages
 from ops.cfn.packaging import package
 from ops.context import Context
+from tests.support.iam import IamSimulator
+from tests.support.identities import Account
 from tests.support.templates import load
 
 
@@ -22,7 +26,33 @@ def infra():
 
 @pytest.fixture(scope="session")
 def bootstrap():
-    return load("bootstrap.yaml")
+    """The stage bootstrap template (one instance per stage)."""
+    return load("bootstrap-stage.yaml")
+
+
+@pytest.fixture(scope="session")
+def account_bootstrap():
+    return load("bootstrap-account.yaml")
+
+
+def _stage_parameters(stage):
+    if stage is None:
+        return {}
+    previews = stages.get(stage).previews_pull_requests
+    return {"PreviewPullRequests": "true" if previews else "false"}
+
+
+@pytest.fixture(scope="session")
+def account():
+    """Every stack of every stage in one account (topology b), as IAM sees them."""
+    return Account(stages.NAMES, parameters=_stage_parameters)
+
+
+@pytest.fixture(scope="session")
+def simulator():
+    sim = IamSimulator()
+    yield sim
+    sim.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@
 These run the real ``chalice package`` once per session (offline: the fixture removes every AWS_*
 variable) and assert what the merge must wire: the Lambda in the private subnets with the API
 security group, the database settings from the infra stack's exports, a role that can connect as
-pets_api and nothing else, tracing, logs with retention, alarms and reserved concurrency.
+the stage's API user and nothing else, tracing, logs with retention, alarms and reserved
+concurrency.
 
 Marked ``integration``, not ``unit`` like the other template tests: the session fixture runs the
 real Chalice packager as a subprocess, which may fetch the Lambda's wheels from PyPI once.
@@ -28,7 +29,7 @@ def _import(name):
     return {"Fn::ImportValue": {"Fn::Sub": f"pets-${{Stage}}-infra-{name}"}}
 
 
-BUCKET = {"Fn::ImportValue": {"Fn::Sub": "${BootstrapStackName}-ArtifactsBucket"}}
+BUCKET = {"Fn::ImportValue": {"Fn::Sub": "pets-bootstrap-${Stage}-ArtifactsBucket"}}
 
 
 def _handler(api):
@@ -70,7 +71,7 @@ def test_lambda_database_settings_come_from_the_infra_exports_and_name_no_secret
     assert variables["DB_HOST"] == _import("DbClusterEndpoint")
     assert variables["DB_PORT"] == _import("DbClusterPort")
     assert variables["DB_NAME"] == "pets"
-    assert variables["DB_USER"] == "pets_api"
+    assert variables["DB_USER"] == {"Fn::Sub": "pets_api_${Stage}"}
     assert variables["DB_AUTH"] == "iam"
     assert variables["DB_SSL_CA"] == {
         "Fn::Sub": ["s3://${Bucket}/rds-ca/${AWS::Region}-${DbSslCaSha256}.pem", {"Bucket": BUCKET}]
@@ -78,7 +79,7 @@ def test_lambda_database_settings_come_from_the_infra_exports_and_name_no_secret
     assert not {"DB_PASSWORD", "DB_SECRET_ARN"} & set(variables)
 
 
-def test_lambda_role_connects_as_pets_api_only_and_reads_only_the_ca_bundle(api):
+def test_lambda_role_connects_as_its_stage_api_user_only_and_reads_only_the_ca_bundle(api):
     assert _handler(api)["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
     role = api["Resources"]["ApiHandlerRole"]["Properties"]
     granted = {}
@@ -91,7 +92,7 @@ def test_lambda_role_connects_as_pets_api_only_and_reads_only_the_ca_bundle(api)
     # The deploy pins DB_SSL_CA to an object version: both reads name the same object.
     assert granted["s3:GetObjectVersion"] == granted["s3:GetObject"]
     (connect,) = granted["rds-db:connect"]
-    assert connect["Fn::Sub"][0].endswith(":dbuser:${ClusterResourceId}/pets_api")
+    assert connect["Fn::Sub"][0].endswith(":dbuser:${ClusterResourceId}/pets_api_${Stage}")
     assert connect["Fn::Sub"][1] == {"ClusterResourceId": _import("DbClusterResourceId")}
     (ca,) = granted["s3:GetObject"]
     assert ca["Fn::Sub"][0].endswith("/rds-ca/${AWS::Region}-${DbSslCaSha256}.pem")

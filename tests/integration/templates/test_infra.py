@@ -21,7 +21,7 @@ from tests.support.templates import (
     walk,
 )
 
-ALL_TEMPLATES = ("bootstrap.yaml", "infra.yaml")
+ALL_TEMPLATES = ("bootstrap-account.yaml", "bootstrap-stage.yaml", "infra.yaml")
 
 
 def test_database_instances_are_not_publicly_accessible(infra):
@@ -147,7 +147,7 @@ def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra
     keys = sorted(
         resource["Fn::Sub"][0].split(":::${Bucket}/")[1] for resource in granted["s3:GetObject"]
     )
-    assert keys == ["migrations/${Stage}/*", "rds-ca/*"]
+    assert keys == ["migrations/*", "rds-ca/*"]
 
 
 def test_host_and_patch_baseline_share_the_patch_group(infra):
@@ -156,14 +156,15 @@ def test_host_and_patch_baseline_share_the_patch_group(infra):
     assert group == {"Fn::Sub": "pets-${Stage}"}
     assert props(infra, "PatchBaseline")["PatchGroups"] == [group]
     assert infra["Outputs"]["PatchGroup"]["Value"] == group
-    for name in ("PatchScanAssociation", "MaintenanceWindowTarget"):
-        assert props(infra, name)["Targets"] == [{"Key": "tag:Patch Group", "Values": [group]}]
+    assert props(infra, "PatchScanAssociation")["Targets"] == [
+        {"Key": "tag:Patch Group", "Values": [group]}
+    ]
 
 
 def test_no_literal_password_or_secret_anywhere(infra):
     cluster = props(infra, "DbCluster")
     assert cluster["ManageMasterUserPassword"] is True
-    for template in (infra, load("bootstrap.yaml")):
+    for template in (infra, *(load(name) for name in ALL_TEMPLATES)):
         for name in template["Parameters"]:
             assert not re.search("password|secret|token", name, re.I), name
         for path, key, value in walk(template["Resources"]):
@@ -255,20 +256,12 @@ def test_a_daily_scan_association_keeps_compliance_fresh(infra):
     assert fields[2:5] in (["*", "*", "?"], ["?", "*", "*"]), default
 
 
-def test_maintenance_window_exists_only_when_the_parameter_says_so(infra):
-    assert infra["Parameters"]["EnableMaintenanceWindow"]["Default"] == "false"
-    windowed = [
-        name
-        for name, resource in infra["Resources"].items()
-        if "MaintenanceWindow" in resource["Type"]
-    ]
-    assert len(windowed) == 3
-    for name in windowed:
-        assert infra["Resources"][name]["Condition"] == "UseMaintenanceWindow", name
-    task = props(infra, "MaintenanceWindowInstallTask")
-    assert task["TaskArn"] == "AWS-RunPatchBaseline"
-    run = task["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]["Parameters"]
-    assert run["Operation"] == ["Install"]
+def test_no_maintenance_window_anywhere():
+    """A window's targets are tag queries and its tasks run any document: nothing the pipeline
+    deploys may hold one (the execution role may not create one either)."""
+    for name in [*ALL_TEMPLATES, "api/merge.yaml"]:
+        kinds = {resource["Type"] for resource in load(name)["Resources"].values()}
+        assert not [kind for kind in kinds if "MaintenanceWindow" in kind], name
 
 
 def test_developer_policy_allows_dev_users_and_port_forwarding_only(infra):
@@ -340,23 +333,23 @@ BOUNDARY = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/pets
 
 
 def test_every_role_carries_its_stage_permissions_boundary(infra):
-    """The execution role refuses to create a role without it (test_bootstrap.py)."""
+    """The execution role refuses to create a role without it (test_isolation.py)."""
     roles = resources(infra, "AWS::IAM::Role")
     assert roles, "no role found: the test would prove nothing"
     for name, role in roles.items():
         assert role["Properties"].get("PermissionsBoundary") == BOUNDARY, name
-    # The name is the one bootstrap gives each stage's boundary policy.
-    bootstrap = load("bootstrap.yaml")
+    # The name is the one the stage bootstrap gives its boundary policy.
+    bootstrap = load("bootstrap-stage.yaml")
     names = {
-        props(bootstrap, name)["ManagedPolicyName"]
+        props(bootstrap, name)["ManagedPolicyName"]["Fn::Sub"]
         for name in resources(bootstrap, "AWS::IAM::ManagedPolicy")
         if "ManagedPolicyName" in props(bootstrap, name)
     }
-    assert {f"pets-boundary-{stage}" for stage in stages.NAMES} <= names
+    assert names == {"pets-boundary-${Stage}"}
 
 
 def test_launch_template_carries_the_stage_tag_the_execution_role_requires(infra):
-    """Updates to it need aws:ResourceTag/stage (bootstrap's StackWritePolicy)."""
+    """Updates to it need aws:ResourceTag/stage (the stage bootstrap's execution role)."""
     (spec,) = props(infra, "HostLaunchTemplate")["TagSpecifications"]
     assert spec["ResourceType"] == "launch-template"
     assert {"Key": "stage", "Value": {"Ref": "Stage"}} in spec["Tags"]

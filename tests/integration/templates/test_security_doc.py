@@ -13,13 +13,14 @@ from functools import cache
 
 import pytest
 
+from tests.support.reach import REACHES, can, identities_of
 from tests.support.templates import ROOT, as_list, load, statements
 
 DOC = ROOT / "docs" / "security.md"
 MAKEFILE = ROOT / "Makefile"
 # The API stack is checked through its merge fragment: what it adds (the role, log groups,
 # skips) is all there, and loading it needs no `chalice package` run, so the test stays unit.
-TEMPLATES = ("bootstrap.yaml", "infra.yaml", "api/merge.yaml")
+TEMPLATES = ("bootstrap-account.yaml", "bootstrap-stage.yaml", "infra.yaml", "api/merge.yaml")
 IAM_TYPES = ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
 RESOURCE_POLICY_TYPES = ("AWS::S3::BucketPolicy", "AWS::EC2::VPCEndpoint")
 
@@ -80,6 +81,13 @@ def code(cell):
     return spans[0]
 
 
+def text(value):
+    """A name as the doc writes it: ``pets-cfn-exec-${Stage}`` is ``pets-cfn-exec-<stage>``."""
+    if isinstance(value, dict):
+        value = value["Fn::Sub"]
+    return value.replace("${Stage}", "<stage>")
+
+
 def policy_documents(resource):
     properties = resource.get("Properties", {})
     if resource["Type"] == "AWS::IAM::Role":
@@ -98,6 +106,7 @@ def test_every_iam_role_and_policy_has_a_section_with_its_name():
         heading, _ = section_of(name)
         role_name = resource["Properties"].get("RoleName")
         if role_name:
+            role_name = text(role_name)
             assert f"`{role_name}`" in heading, f"{name}: the heading should name {role_name}"
         checked += 1
     assert checked >= 11, "the walk found too few roles and policies: it would prove nothing"
@@ -143,11 +152,41 @@ def test_each_role_section_names_its_attached_policies_and_whom_it_trusts():
             for service in as_list(principal.get("Service", [])):
                 assert f"`{service}`" in body, f"{name}: trusted service {service}"
             if "Federated" in principal:
-                condition = statement["Condition"]["StringEquals"]
-                subject = condition["token.actions.githubusercontent.com:sub"]["Fn::Sub"]
-                audience = condition["token.actions.githubusercontent.com:aud"]
-                assert f"`{subject}`" in body, f"{name}: OIDC subject {subject}"
+                conditions = statement["Condition"]
+                audience = conditions["StringEquals"]["token.actions.githubusercontent.com:aud"]
                 assert f"`{audience}`" in body, f"{name}: OIDC audience {audience}"
+                for operator in conditions.values():
+                    for subject in as_list(
+                        operator.get("token.actions.githubusercontent.com:sub", [])
+                    ):
+                        # repo:<owner>/<repo>:<context>:job_workflow_ref:<owner>/<repo>/<file>@<ref>
+                        context, workflow = text(subject).split(":job_workflow_ref:")
+                        context = context.split(":", 2)[2]
+                        path, ref = workflow.split("/", 2)[2].split("@")
+                        for part in (context, path, ref):
+                            assert f"`{part}`" in body, f"{name}: OIDC subject {subject}"
+
+
+# ---------------------------------------------------------------- what each identity can reach
+
+REACH_HEADER = "| What it can reach |"
+
+
+def test_the_reach_table_is_what_aws_would_allow_the_templates_identities(account, simulator):
+    """Every cell is computed: the IAM evaluator's answer for the dev identities, with both
+    stages in one account (tests/support/reach.py states each question as AWS requests)."""
+    (header,) = [line for line in doc().splitlines() if line.startswith(REACH_HEADER)]
+    columns = [cell.strip() for cell in header.strip().strip("|").split("|")][1:]
+    identities = identities_of(account, "dev")
+    assert columns == [who.name for who in identities]
+    documented = {row[0]: row[1:] for row in table_after(REACH_HEADER)}
+    computed = {
+        r.text.format(own="dev", other="prod"): [
+            "yes" if can(account, simulator, who, r) else "no" for who in identities
+        ]
+        for r in REACHES
+    }
+    assert documented == computed
 
 
 # ---------------------------------------------------------------- who holds each secret
@@ -167,7 +206,7 @@ def boundaries():
     return {
         name
         for name, resource in all_resources(("AWS::IAM::ManagedPolicy",))
-        if resource["Properties"].get("ManagedPolicyName", "").startswith("pets-boundary-")
+        if text(resource["Properties"].get("ManagedPolicyName", "")).startswith("pets-boundary-")
     }
 
 
@@ -200,7 +239,7 @@ def test_no_other_role_or_policy_may_read_a_secret_value():
 
 
 def test_every_stage_role_carries_a_boundary_the_doc_describes():
-    assert boundaries() == {"StageRoleBoundaryDev", "StageRoleBoundaryProd"}
+    assert boundaries() == {"StageRoleBoundary"}
     for name, role in all_resources(("AWS::IAM::Role",)):
         if "PermissionsBoundary" in role["Properties"]:
             _, body = section_of(name)

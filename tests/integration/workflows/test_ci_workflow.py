@@ -1,10 +1,13 @@
-"""ci.yml: lint, test (on MySQL 8.0), package on every push and pull request; the plan job only
-where it can work (a same-repository pull request in a repository with AWS configured)."""
+"""ci.yml: lint, test (on MySQL 8.0), package on every push and pull request; the plan job (the
+reusable preview.yml) only where it can work (a same-repository pull request in a repository with
+AWS configured), on the package job's artifact."""
 
 import pytest
 
+from ops import stages
 from tests.support.workflows import (
     WORKFLOW_DIR,
+    called_workflow,
     environment_name,
     evaluate,
     has_id_token,
@@ -17,6 +20,8 @@ from tests.support.workflows import (
 
 WORKFLOW = load_workflow(WORKFLOW_DIR / "ci.yml")
 JOBS = WORKFLOW["jobs"]
+PREVIEW = load_workflow(WORKFLOW_DIR / "preview.yml")
+(PREVIEW_JOB,) = PREVIEW["jobs"].values()
 REPO = "owner/pets"
 
 
@@ -32,11 +37,18 @@ def test_jobs_run_the_make_targets_a_developer_runs():
     assert commands(JOBS["lint"]) == ["make lint"]
     assert commands(JOBS["test"]) == ["make pytest"]
     assert commands(JOBS["package"]) == ["make package"]
-    assert commands(JOBS["plan"]) == [
-        "make package",
-        "make plan STAGE=dev",
-        "make plan-comment STAGE=dev",
-    ]
+    assert called_workflow(JOBS["plan"]) == PREVIEW["_path"]
+    assert commands(PREVIEW_JOB) == ["make ops-venv", "make plan", "make plan-comment"]
+    assert PREVIEW_JOB["env"] == {"STAGE": "${{ inputs.stage }}"}
+
+
+def test_the_plan_previews_the_stage_ops_previews_with_the_package_job_artifact():
+    (previewed,) = [s.name for s in stages.STAGES if s.previews_pull_requests]
+    assert JOBS["plan"]["with"] == {"stage": previewed}
+    assert JOBS["plan"]["needs"] == "package"
+    upload = next(s for s in steps(JOBS["package"]) if "upload-artifact" in s.get("uses", ""))
+    download = next(s for s in steps(PREVIEW_JOB) if "download-artifact" in s.get("uses", ""))
+    assert download["with"] == {"name": upload["with"]["name"], "path": "build/api"}
 
 
 def test_database_tests_run_against_mysql_8_0_with_matching_settings():
@@ -63,16 +75,14 @@ def test_package_is_uploaded_as_an_artifact():
 
 def test_only_the_plan_job_touches_aws_and_with_the_plan_role():
     for name, job in JOBS.items():
-        assert (role_step(job) is not None) == (name == "plan"), name
-    plan = JOBS["plan"]
-    assert environment_name(plan) is None  # so its OIDC subject is repo:<owner>/<repo>:pull_request
-    assert role_step(plan)["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
-    assert plan["permissions"] == {
-        "contents": "read",
-        "id-token": "write",
-        "pull-requests": "write",
-    }
-    assert has_id_token(WORKFLOW, plan)
+        assert role_step(job) is None, name
+        assert (called_workflow(job) is not None) == (name == "plan"), name
+    # No environment, so its OIDC context is pull_request (dev allows main only).
+    assert environment_name(PREVIEW_JOB) is None
+    assert role_step(PREVIEW_JOB)["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
+    permissions = {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    assert JOBS["plan"]["permissions"] == permissions == PREVIEW_JOB["permissions"]
+    assert has_id_token(PREVIEW, PREVIEW_JOB)
 
 
 def _plan_runs(event, head_repo=REPO, configured=True):
@@ -103,7 +113,7 @@ def test_plan_job_runs_only_where_it_can_work(event, head_repo, configured, runs
 
 
 def test_plan_comment_gets_its_values_through_env_not_the_script():
-    step = next(s for s in steps(JOBS["plan"]) if "plan-comment" in s.get("run", ""))
+    step = next(s for s in steps(PREVIEW_JOB) if "plan-comment" in s.get("run", ""))
     assert step["env"] == {
         "GH_TOKEN": "${{ github.token }}",
         "GH_REPO": "${{ github.repository }}",

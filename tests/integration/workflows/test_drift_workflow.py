@@ -1,10 +1,11 @@
-"""drift.yml: scheduled and dispatched, one job per stage, failing on drift."""
+"""drift.yml and drift-stage.yml: scheduled and dispatched, one call per stage, failing on drift."""
 
 import pytest
 
 from ops import stages
 from tests.support.workflows import (
     WORKFLOW_DIR,
+    called_workflow,
     environment_name,
     evaluate,
     load_workflow,
@@ -16,6 +17,8 @@ from tests.support.workflows import (
 
 WORKFLOW = load_workflow(WORKFLOW_DIR / "drift.yml")
 JOBS = WORKFLOW["jobs"]
+STAGE_WORKFLOW = load_workflow(WORKFLOW_DIR / "drift-stage.yml")
+(STAGE_JOB,) = STAGE_WORKFLOW["jobs"].values()
 
 
 def test_triggers_are_a_schedule_and_dispatch_by_stage():
@@ -28,15 +31,21 @@ def test_triggers_are_a_schedule_and_dispatch_by_stage():
 
 
 @pytest.mark.parametrize("stage", stages.NAMES)
-def test_each_stage_has_a_drift_job_running_ops_drift(stage):
+def test_each_stage_calls_the_stage_workflow(stage):
     job = JOBS[f"drift-{stage}"]
-    assert environment_name(job) == stage
-    assert [line for step in steps(job) for line in run_lines(step)] == [
-        "make venv",
-        f"make drift STAGE={stage}",
+    assert called_workflow(job) == STAGE_WORKFLOW["_path"]
+    assert job["with"] == {"stage": stage}
+
+
+def test_the_stage_job_runs_ops_drift_in_the_stage_environment():
+    assert environment_name(STAGE_JOB) == "${{ inputs.stage }}"
+    assert STAGE_JOB["env"]["STAGE"] == "${{ inputs.stage }}"
+    assert [line for step in steps(STAGE_JOB) for line in run_lines(step)] == [
+        "make ops-venv",
+        "make drift",
     ]
     # make drift is ops drift, whose exit code is 1 on drift: the job fails on drift.
-    assert make_targets()["drift"][-1] == "$(PY) -m ops drift --stage $(STAGE)"
+    assert make_targets()["drift"][-1] == "$(OPS_PY) -m ops drift --stage $(STAGE)"
 
 
 @pytest.mark.parametrize(
@@ -55,5 +64,5 @@ def test_which_stages_are_checked(event, choice, configured, expected):
         "inputs": {"stage": choice} if choice else {},
         "vars": {"AWS_PLAN_ROLE_ARN": "arn:aws:iam::1:role/plan"} if configured else {},
     }
-    checked = {environment_name(job) for job in JOBS.values() if evaluate(job["if"], ctx)}
+    checked = {job["with"]["stage"] for job in JOBS.values() if evaluate(job["if"], ctx)}
     assert checked == expected

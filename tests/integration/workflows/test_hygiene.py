@@ -1,7 +1,7 @@
 """Rules every workflow in .github/workflows follows (deploy, ci, drift, and patch when merged).
 
 * top-level ``permissions: contents: read``; ``id-token: write`` exactly on the jobs that assume
-  an AWS role, and never ``write-all``;
+  an AWS role (and on the jobs that call a reusable workflow that does), and never ``write-all``;
 * every action pinned to a full commit SHA with a ``# vX.Y.Z`` comment; checkout never keeps the
   token (``persist-credentials: false``);
 * ``run:`` steps call only ``make`` or ``python -m ops``, with no shell logic and no ``${{ }}``
@@ -9,7 +9,8 @@
 * no long-lived AWS keys anywhere: roles are assumed through OIDC, from repository/environment
   *variables* (an ARN is not a secret);
 * a job that works on a stage runs in the GitHub Environment of that stage and in the stage's
-  concurrency group ``pets-<stage>``, never cancelled, and only ever names its own stage.
+  concurrency group ``pets-<stage>``, never cancelled, and only ever names its own stage;
+* a job that holds AWS credentials installs only the hash-checked ops venv.
 """
 
 import re
@@ -19,6 +20,8 @@ import pytest
 from ops import stages
 from tests.support.workflows import (
     CONFIGURE_AWS,
+    ROOT,
+    called_workflow,
     environment_name,
     has_id_token,
     job_permissions,
@@ -33,6 +36,8 @@ from tests.support.workflows import (
 FILES = workflow_files()
 IDS = [path.name for path in FILES]
 PINNED = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+\s*$")
+# A reusable workflow of this repository runs at the caller's own commit: nothing to pin.
+LOCAL = re.compile(r"^\s*uses:\s+\./\.github/workflows/[\w.-]+\.yml\s*$")
 # `.venv/bin/python -m ops` is `python -m ops` with the interpreter `make venv` prepared.
 ALLOWED_RUN = re.compile(r"^(make|(\.venv/bin/)?python -m ops)( [\w./=:,\"$-]+)*$")
 SHELL_LOGIC = re.compile(r"[;&|<>`]|\$\(|\$\{\{")
@@ -53,13 +58,20 @@ def test_top_level_permissions_are_read_only(path):
     assert workflow.get("permissions") == {"contents": "read"}
 
 
+def _assumes_a_role(job):
+    called = called_workflow(job)
+    if called is not None:  # the caller grants the called workflow's jobs their permissions
+        return any(_assumes_a_role(j) for j in load_workflow(called)["jobs"].values())
+    return role_step(job) is not None
+
+
 @pytest.mark.parametrize("path", FILES, ids=IDS)
 def test_id_token_only_on_jobs_that_assume_a_role(path):
     workflow, jobs = jobs_of(path)
     for name, job in jobs.items():
         perms = job_permissions(workflow, job)
         assert perms != "write-all", f"{name}: write-all"
-        assumes = role_step(job) is not None
+        assumes = _assumes_a_role(job)
         assert has_id_token(workflow, job) == assumes, (
             f"{path.name}:{name}: id-token: write must be present exactly when the job assumes "
             "an AWS role"
@@ -73,7 +85,9 @@ def test_every_action_is_pinned_to_a_commit_sha_with_a_version_comment(path):
     lines = [line for line in path.read_text().splitlines() if re.match(r"^\s*(-\s+)?uses:", line)]
     assert lines, "no actions at all?"
     for line in lines:
-        assert PINNED.match(line), f"{path.name}: not pinned as <action>@<sha> # vX.Y.Z: {line}"
+        assert PINNED.match(line) or LOCAL.match(line), (
+            f"{path.name}: not pinned as <action>@<sha> # vX.Y.Z: {line}"
+        )
 
 
 def test_one_sha_per_action_across_workflows():
@@ -107,7 +121,8 @@ def test_run_steps_call_only_make_or_python_m_ops(path):
             for line in run_lines(step):
                 assert not SHELL_LOGIC.search(line), f"{path.name}:{name}: shell logic: {line!r}"
                 assert ALLOWED_RUN.match(line), f"{path.name}:{name}: not make/ops: {line!r}"
-    assert runs, "a workflow that runs nothing"
+    if not all(called_workflow(job) for job in jobs.values()):
+        assert runs, "a workflow that runs nothing"
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
@@ -161,17 +176,42 @@ def test_a_stage_job_names_only_its_own_stage(path):
     _, jobs = jobs_of(path)
     for name, job in jobs.items():
         env = environment_name(job)
-        if env is None or env not in stages.NAMES:
+        if env is None:
             continue
+        # The make targets read STAGE from the job's environment: it is the environment itself.
+        assert (job.get("env") or {}).get("STAGE", env) == env, f"{name}: STAGE is not {env}"
         for step in steps(job):
             for line in run_lines(step):
-                named = re.findall(r"(?:STAGE=|--stage[ =])([\w-]+)", line)
-                assert set(named) <= {env}, f"{name} ({env}): {line}"
+                named = re.findall(r"(?:STAGE=|--stage[ =])([\w\"$-]+)", line)
+                assert set(named) <= {env, '"$STAGE"'}, f"{name} ({env}): {line}"
             assert all(
                 f"pets-{other}-" not in str(step.get("name", ""))
                 for other in stages.NAMES
                 if other != env
             ), f"{name}: step name mentions another stage"
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_jobs_with_aws_credentials_install_only_the_hash_pinned_ops_venv(path):
+    """They run `make ops-venv` (requirements-ops.txt with --require-hashes) and make targets
+    that use it, never the development venv or a pip install of their own."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(
+        r"^\t\$\(OPS_PY\) -m pip install --quiet --require-hashes -r requirements-ops\.txt$",
+        makefile,
+        re.M,
+    )
+    _, jobs = jobs_of(path)
+    for name, job in jobs.items():
+        if role_step(job) is None:
+            continue
+        lines = [line for step in steps(job) for line in run_lines(step)]
+        assert lines[0] == "make ops-venv", name
+        for line in lines[1:]:
+            target = line.split()[1]
+            assert line.startswith("make ") and target != "venv", f"{name}: {line}"
+            prerequisites = re.search(rf"^{target}:([^#\n]*)", makefile, re.M).group(1).split()
+            assert "$(STAMP)" not in prerequisites, f"make {target} builds the development venv"
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)

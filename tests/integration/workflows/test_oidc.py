@@ -1,207 +1,126 @@
-"""The OIDC subjects the workflows present match the bootstrap template's trust conditions exactly.
+"""The OIDC subjects the workflows present are exactly the ones the bootstrap's roles trust.
 
-GitHub's token subject is ``repo:<owner>/<repo>:environment:<name>`` for a job in an environment
-and ``repo:<owner>/<repo>:pull_request`` for a pull-request job without one. The bootstrap stack
-(cloudformation/bootstrap.yaml) exports one deploy role per stage (``DeployRoleArn<Stage>``) and
-the plan role (``PlanRoleArn``); the workflows read those ARNs from the GitHub variables
-``AWS_DEPLOY_ROLE_ARN`` (per environment) and ``AWS_PLAN_ROLE_ARN`` (repository). So:
-
-* every job that assumes ``AWS_DEPLOY_ROLE_ARN`` in environment S presents ``environment:S``, and
-  the role exported as ``DeployRoleArn<S>`` trusts exactly that subject (StringEquals, no
-  wildcard), with audience ``sts.amazonaws.com``;
-* every job that assumes ``AWS_PLAN_ROLE_ARN`` runs only for pull requests, outside any
-  environment, and the role exported as ``PlanRoleArn`` trusts exactly ``pull_request``.
-
-The template is written in parallel with these workflows; until it is on this branch the test
-against it is skipped (the checker itself is tested below on small templates).
+`python -m ops bootstrap` customizes the repository's subject to ``repo``, ``context`` and
+``job_workflow_ref``: a job's token says
+``repo:<owner>/<repo>:<context>:job_workflow_ref:<owner>/<repo>/.github/workflows/<file>@<ref>``,
+where the context is ``environment:<name>`` for a job in an environment and ``pull_request`` for
+a pull-request job without one, and ``<file>@<ref>`` is the reusable workflow the job runs in and
+the ref it was called at (GitHub documents the claim for jobs in reusable workflows, so every job
+that assumes a role runs in one). The roles (cloudformation/bootstrap-stage.yaml, resolved for
+each stage by tests/support/identities.py) must trust exactly what the workflows present when run
+the way they are triggered: from ``main`` (push, schedule, dispatch), or for a pull request.
 """
-
-import copy
 
 import pytest
 
 from ops import stages
+from tests.support.iam import document
+from tests.support.identities import OWNER, REPO, Account
 from tests.support.workflows import (
-    ROOT,
+    callers,
     environment_name,
     evaluate,
-    load_template,
+    is_reusable,
     load_workflow,
-    oidc_trust,
-    output_role,
     possible_values,
     role_step,
     triggers,
     workflow_files,
 )
 
-BOOTSTRAP = ROOT / "cloudformation" / "bootstrap.yaml"
 SUB = "token.actions.githubusercontent.com:sub"
-AUD = "token.actions.githubusercontent.com:aud"
-PREFIX = "repo:<Owner>/<Repo>:"
+MAIN = "refs/heads/main"
+PULL_REQUEST = "refs/pull/*/merge"
+CONFIGURED = {"AWS_PLAN_ROLE_ARN": "arn:aws:iam::111122223333:role/pets-github-plan-dev"}
 
 
-def presented_subjects():
-    """``{(role output, subject)}`` for every job of every workflow that assumes a role."""
-    found = set()
+def _refs(workflow):
+    """The refs a reusable workflow is called at: those of the events its callers run it for."""
+    refs = set()
+    for caller, job in callers(workflow):
+        for event, spec in triggers(caller).items():
+            same_repository = {"pull_request": {"head": {"repo": {"full_name": "o/r"}}}}
+            github = {"event_name": event, "repository": "o/r", "event": same_repository}
+            if not evaluate(job.get("if", "true"), {"github": github, "vars": CONFIGURED}):
+                continue
+            if event == "pull_request":
+                refs.add(PULL_REQUEST)
+            elif event == "push":
+                assert (spec or {}).get("branches") == ["main"], "a deploy on a push not to main"
+                refs.add(MAIN)
+            elif event in ("schedule", "workflow_dispatch"):
+                refs.add(MAIN)  # the default branch; dispatched elsewhere, the role refuses
+            else:
+                raise AssertionError(f"{caller['_path'].name}: what ref does {event} run at?")
+    return refs
+
+
+def presented():
+    """``{role name: {subject}}`` for every job that assumes a role, in every way it runs."""
+    found = {}
     for path in workflow_files():
         workflow = load_workflow(path)
-        for name, job in workflow["jobs"].items():
+        for job in workflow["jobs"].values():
             step = role_step(job)
             if step is None:
                 continue
+            file = f"{OWNER}/{REPO}/.github/workflows/{path.name}"
             role = step["with"]["role-to-assume"]
             env = environment_name(job)
             if "AWS_DEPLOY_ROLE_ARN" in role:
-                assert env, f"{path.name}:{name}: a deploy role outside an environment"
-                for stage in possible_values(workflow, job, env):
-                    found.add((f"DeployRoleArn{stage.capitalize()}", f"environment:{stage}"))
+                contexts = {
+                    f"pets-github-deploy-{stage}": f"environment:{stage}"
+                    for stage in possible_values(workflow, job, env)
+                }
             else:
-                assert "AWS_PLAN_ROLE_ARN" in role, f"{path.name}:{name}: unknown role {role}"
-                assert env is None, f"{path.name}:{name}: an environment changes the subject"
-                # Whatever else triggers the workflow, the job itself runs for pull requests only.
-                for event in triggers(workflow):
-                    if event != "pull_request":
-                        ctx = {"github": {"event_name": event}, "vars": {"AWS_PLAN_ROLE_ARN": "x"}}
-                        assert not evaluate(job.get("if", "true"), ctx), f"{name} on {event}"
-                found.add(("PlanRoleArn", "pull_request"))
+                assert "AWS_PLAN_ROLE_ARN" in role and env is None, path.name
+                (previewed,) = [s.name for s in stages.STAGES if s.previews_pull_requests]
+                contexts = {f"pets-github-plan-{previewed}": "pull_request"}
+            for role_name, context in contexts.items():
+                for ref in _refs(workflow):
+                    subject = f"repo:{OWNER}/{REPO}:{context}:job_workflow_ref:{file}@{ref}"
+                    found.setdefault(role_name, set()).add(subject)
     return found
 
 
-def trust_problems(template, presented):
-    """Every way ``template``'s trust conditions fail the subjects ``presented``; [] if none."""
-    problems = []
-    trust = oidc_trust(template)
-    expected = {f"DeployRoleArn{s.capitalize()}": f"environment:{s}" for s in stages.NAMES}
-    expected["PlanRoleArn"] = "pull_request"
-    for output, subject in sorted(presented):
-        if expected.get(output) != subject:
-            problems.append(f"workflows present {subject} to {output}")
-    for output, subject in sorted(expected.items()):
-        try:
-            role = output_role(template, output)
-        except AssertionError as exc:
-            problems.append(str(exc))
-            continue
-        conditions = trust.get(role)
-        if conditions is None:
-            problems.append(f"{role} ({output}) is not assumable through GitHub OIDC")
-            continue
-        if conditions["like"]:
-            problems.append(f"{role}: StringLike {conditions['like']} (use exact StringEquals)")
-        if conditions["equals"].get(SUB) != [PREFIX + subject]:
-            problems.append(f"{role}: trusts {conditions['equals'].get(SUB)}, not {subject}")
-        if conditions["equals"].get(AUD) != ["sts.amazonaws.com"]:
-            problems.append(f"{role}: audience {conditions['equals'].get(AUD)}")
-    other = set(trust) - {output_role(template, o) for o in expected if o in template["Outputs"]}
-    for role in sorted(other):
-        problems.append(f"{role}: a GitHub-assumable role no workflow uses")
-    return problems
+def trusted(account, role_name):
+    subjects = set()
+    for statement in document(account.trust(role_name))["Statement"]:
+        for operator in statement["Condition"].values():
+            value = operator.get(SUB, [])
+            subjects |= set(value if isinstance(value, list) else [value])
+    return subjects
 
 
-def test_workflows_present_one_subject_per_stage_and_the_pull_request_subject():
-    assert presented_subjects() == {
-        *((f"DeployRoleArn{s.capitalize()}", f"environment:{s}") for s in stages.NAMES),
-        ("PlanRoleArn", "pull_request"),
+def test_every_job_that_assumes_a_role_runs_in_a_reusable_workflow():
+    for path in workflow_files():
+        workflow = load_workflow(path)
+        for name, job in workflow["jobs"].items():
+            if role_step(job) is not None:
+                assert is_reusable(workflow), f"{path.name}:{name} is not in a reusable workflow"
+                assert callers(workflow), f"{path.name}: nothing calls it"
+
+
+@pytest.fixture(scope="module")
+def account():
+    return Account(stages.NAMES, parameters=lambda stage: {"PreviewPullRequests": "true"})
+
+
+def test_the_roles_trust_exactly_the_subjects_the_workflows_present(account):
+    found = presented()
+    assert set(found) == {
+        *(f"pets-github-deploy-{stage}" for stage in stages.NAMES),
+        *(f"pets-github-plan-{s.name}" for s in stages.STAGES if s.previews_pull_requests),
     }
+    for role_name, subjects in found.items():
+        assert trusted(account, role_name) == subjects, role_name
 
 
-@pytest.mark.skipif(
-    not BOOTSTRAP.exists(),
-    reason="cloudformation/bootstrap.yaml is not on this branch yet (written in parallel; "
-    "the lead merges both, and then this test must pass)",
-)
-def test_bootstrap_trusts_exactly_the_subjects_the_workflows_present():
-    assert trust_problems(load_template(BOOTSTRAP), presented_subjects()) == []
-
-
-# --- the checker itself, on a small template shaped like the bootstrap --------------------
-def _role(subject, operator="StringEquals"):
-    return {
-        "Type": "AWS::IAM::Role",
-        "Properties": {
-            "AssumeRolePolicyDocument": {
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Federated": {"Ref": "GitHubOidcProvider"}},
-                        "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": {
-                            operator: {
-                                AUD: "sts.amazonaws.com",
-                                SUB: {"Fn::Sub": "repo:${GitHubOrg}/${GitHubRepo}:" + subject},
-                            }
-                        },
-                    }
-                ]
-            }
-        },
-    }
-
-
-GOOD = {
-    "Resources": {
-        "DeployRoleDev": _role("environment:dev"),
-        "DeployRoleProd": _role("environment:prod"),
-        "PlanRole": _role("pull_request"),
-    },
-    "Outputs": {
-        "DeployRoleArnDev": {"Value": {"Fn::GetAtt": ["DeployRoleDev", "Arn"]}},
-        "DeployRoleArnProd": {"Value": {"Fn::GetAtt": ["DeployRoleProd", "Arn"]}},
-        "PlanRoleArn": {"Value": {"Fn::GetAtt": ["PlanRole", "Arn"]}},
-    },
-}
-
-
-def test_checker_accepts_exact_trust():
-    assert trust_problems(GOOD, presented_subjects()) == []
-
-
-def test_checker_rejects_a_wildcard_subject():
-    bad = copy.deepcopy(GOOD)
-    bad["Resources"]["PlanRole"] = _role("*", operator="StringLike")
-    assert any("StringLike" in p for p in trust_problems(bad, presented_subjects()))
-
-
-def test_checker_rejects_a_role_trusting_another_stage():
-    bad = copy.deepcopy(GOOD)
-    bad["Resources"]["DeployRoleDev"] = _role("environment:prod")
-    assert trust_problems(bad, presented_subjects()) == [
-        "DeployRoleDev: trusts ['repo:<Owner>/<Repo>:environment:prod'], not environment:dev"
-    ]
-
-
-def test_checker_rejects_outputs_pointing_at_the_wrong_role():
-    bad = copy.deepcopy(GOOD)
-    bad["Outputs"]["DeployRoleArnProd"]["Value"] = {"Fn::GetAtt": ["DeployRoleDev", "Arn"]}
-    problems = trust_problems(bad, presented_subjects())
-    assert (
-        "DeployRoleDev: trusts ['repo:<Owner>/<Repo>:environment:dev'], not environment:prod"
-        in (problems)
-    )
-
-
-def test_checker_reads_the_short_tag_yaml_form(tmp_path):
-    path = tmp_path / "bootstrap.yaml"
-    path.write_text(
-        "Resources:\n"
-        "  PlanRole:\n"
-        "    Type: AWS::IAM::Role\n"
-        "    Properties:\n"
-        "      AssumeRolePolicyDocument:\n"
-        "        Statement:\n"
-        "          - Effect: Allow\n"
-        "            Principal: {Federated: !Ref GitHubOidcProvider}\n"
-        "            Action: sts:AssumeRoleWithWebIdentity\n"
-        "            Condition:\n"
-        "              StringEquals:\n"
-        "                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n"
-        '                token.actions.githubusercontent.com:sub: !Sub "repo:${GitHubOrg}/'
-        '${GitHubRepo}:pull_request"\n'
-        "Outputs:\n"
-        "  PlanRoleArn:\n"
-        "    Value: !GetAtt PlanRole.Arn\n"
-    )
-    template = load_template(path)
-    assert oidc_trust(template)["PlanRole"]["equals"][SUB] == [PREFIX + "pull_request"]
-    assert output_role(template, "PlanRoleArn") == "PlanRole"
+def test_deploys_run_from_main_and_previews_from_pull_requests():
+    """What makes the refs above: a deploy-role job never runs for a pull request."""
+    deploy, plan = set(), set()
+    for role_name, subjects in presented().items():
+        refs = {subject.rsplit("@", 1)[1] for subject in subjects}
+        (deploy if "deploy" in role_name else plan).update(refs)
+    assert deploy == {MAIN}
+    assert plan == {PULL_REQUEST}

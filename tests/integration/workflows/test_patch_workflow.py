@@ -1,70 +1,63 @@
-"""``.github/workflows/patch.yml`` keeps the promises docs/patching.md makes about it.
+"""patch.yml and patch-stage.yml keep the promises docs/patching.md makes about them.
 
 Syntax and expressions are actionlint's job (make lint-workflows); these tests pin the design:
-triggers and inputs, least privilege, pinned actions, the shared per-stage concurrency group,
-thin steps, and the smoke test after an Install.
+triggers and inputs, least privilege, the shared per-stage concurrency group, thin steps, and the
+smoke test after an Install.
 """
 
-import re
-from pathlib import Path
+from tests.support.workflows import (
+    WORKFLOW_DIR,
+    called_workflow,
+    load_workflow,
+    make_targets,
+    possible_values,
+    run_lines,
+    triggers,
+)
 
-import pytest
-import yaml
-
-WORKFLOW = Path(__file__).resolve().parents[3] / ".github" / "workflows" / "patch.yml"
-PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
-
-
-@pytest.fixture(scope="module")
-def workflow():
-    text = WORKFLOW.read_text()
-    data = yaml.safe_load(text)
-    data["on"] = data.pop(True)  # YAML 1.1 reads the bare key `on` as true
-    return data, text
+WORKFLOW = load_workflow(WORKFLOW_DIR / "patch.yml")
+(CALL,) = WORKFLOW["jobs"].values()
+STAGE_WORKFLOW = load_workflow(WORKFLOW_DIR / "patch-stage.yml")
+(JOB,) = STAGE_WORKFLOW["jobs"].values()
 
 
-def test_runs_weekly_and_by_hand_with_stage_and_operation(workflow):
-    data, _ = workflow
-    (schedule,) = data["on"]["schedule"]
+def test_runs_weekly_and_by_hand_with_stage_and_operation():
+    on = triggers(WORKFLOW)
+    (schedule,) = on["schedule"]
     minute, hour, day, month, weekday = schedule["cron"].split()
     assert (day, month) == ("*", "*") and weekday.isdigit()  # once a week
-    inputs = data["on"]["workflow_dispatch"]["inputs"]
+    inputs = on["workflow_dispatch"]["inputs"]
     assert inputs["stage"]["options"] == ["dev", "prod"]
     assert inputs["operation"]["options"] == ["Scan", "Install"]
 
 
-def test_least_privilege_and_oidc_only_on_the_job(workflow):
-    data, _ = workflow
-    assert data["permissions"] == {"contents": "read"}
-    (job,) = data["jobs"].values()
-    assert job["permissions"] == {"contents": "read", "id-token": "write"}
-    assert job["environment"] == "${{ matrix.stage }}"
-    assert job["concurrency"] == {"group": "pets-${{ matrix.stage }}", "cancel-in-progress": False}
-
-
-def test_actions_are_pinned_to_commits_with_a_version_comment(workflow):
-    data, text = workflow
-    (job,) = data["jobs"].values()
-    uses = [step["uses"] for step in job["steps"] if "uses" in step]
-    assert "aws-actions/configure-aws-credentials" in " ".join(uses)
-    for action in uses:
-        assert PINNED.match(action), action
-        assert re.search(re.escape(action) + r" # v\d+\.\d+\.\d+\n", text), action
-    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
-    assert checkout["with"]["persist-credentials"] is False
-
-
-def test_steps_only_call_make_or_python_m_ops_and_smoke_after_install(workflow):
-    data, _ = workflow
-    (job,) = data["jobs"].values()
-    runs = [step for step in job["steps"] if "run" in step]
-    for step in runs:
-        assert re.match(r"^(make |\.venv/bin/python -m ops )", step["run"]), step["run"]
-    patch, smoke = runs[-2:]
-    assert patch["run"].startswith('.venv/bin/python -m ops patch --stage "$STAGE" --operation')
-    assert smoke["run"] == '.venv/bin/python -m ops smoke --stage "$STAGE"'
-    assert smoke["if"] == "env.OPERATION == 'Install'"
+def test_the_schedule_patches_dev_then_prod_through_the_stage_workflow():
+    assert called_workflow(CALL) == STAGE_WORKFLOW["_path"]
+    assert CALL["strategy"]["max-parallel"] == 1 and CALL["strategy"]["fail-fast"] is True
+    assert sorted(set(possible_values(STAGE_WORKFLOW, JOB, "${{ inputs.stage }}"))) == [
+        "dev",
+        "prod",
+    ]
     # The schedule installs; a manual run does what it was asked.
-    assert "'schedule' && 'Install' || inputs.operation" in job["env"]["OPERATION"]
-    # Inputs reach the shell through env, never spliced into the script text.
-    assert all("${{" not in step["run"] for step in runs)
+    assert "'schedule' && 'Install' || inputs.operation" in CALL["with"]["operation"]
+
+
+def test_least_privilege_and_oidc_only_on_the_job():
+    assert STAGE_WORKFLOW["permissions"] == {"contents": "read"}
+    assert JOB["permissions"] == {"contents": "read", "id-token": "write"}
+    assert JOB["environment"] == "${{ inputs.stage }}"
+    assert JOB["concurrency"] == {"group": "pets-${{ inputs.stage }}", "cancel-in-progress": False}
+
+
+def test_steps_only_call_make_and_smoke_after_install():
+    runs = [step for step in JOB["steps"] if "run" in step]
+    assert [run_lines(step) for step in runs] == [
+        ["make ops-venv"],
+        ["make patch"],
+        ["make smoke"],
+    ]
+    assert runs[-1]["if"] == "inputs.operation == 'Install'"
+    assert JOB["env"] == {"STAGE": "${{ inputs.stage }}", "OPERATION": "${{ inputs.operation }}"}
+    assert make_targets()["patch"] == [
+        "$(OPS_PY) -m ops patch --stage $(STAGE) --operation $(OPERATION) --reboot-if-needed"
+    ]

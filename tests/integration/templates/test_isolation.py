@@ -1,0 +1,135 @@
+"""Stage isolation in one shared account (topology b), decided by AWS's evaluation logic.
+
+Every identity the templates give a stage (its GitHub deploy and plan roles, its CloudFormation
+execution role, its host and API roles, a developer with its access policy) is asked, through
+the IAM evaluator (tests/support/iam.py), for what an attacker holding it would want of the other
+stage (tests/support/reach.py), and for what its own job needs. In one account per stage
+(topology a) nothing crosses at all: no role trusts another account (test_bootstrap.py).
+
+The GitHub trust conditions are read by tests/support/iam.py's reader of the two operators they
+use, because the evaluator knows no claims of GitHub's token.
+"""
+
+import pytest
+
+from ops import stages
+from tests.support.iam import github_may_assume
+from tests.support.reach import JOBS, REACHES, can, evaluate, identities_of, reach
+
+OTHER = {"dev": "prod", "prod": "dev"}
+
+
+def reaching(account, simulator, key, stage):
+    other = OTHER[stage]
+    return [
+        who.name
+        for who in identities_of(account, stage)
+        if can(account, simulator, who, reach(key), own=stage, other=other)
+    ]
+
+
+# ------------------------------------------------------------------------ the known paths
+def test_no_pipeline_identity_can_create_or_change_maintenance_window_tasks(account, simulator):
+    """A window's targets are tag queries IAM never checks, and its tasks run any command as
+    root: a dev window aimed at prod's Patch Group is a shell on prod's host."""
+    for stage in stages.NAMES:
+        assert reaching(account, simulator, "windows", stage) == [], stage
+
+
+@pytest.mark.parametrize("stage", stages.NAMES)
+def test_nothing_one_stage_can_write_is_read_by_the_other_stage_host_or_function(
+    account, simulator, stage
+):
+    """A patch baseline override, a migration bundle or a CA bundle that dev can write and prod's
+    host reads is code running as root on prod (AWS-RunPatchBaseline's BaselineOverride names an
+    S3 object whose Sources replace the host's package repositories)."""
+    assert reaching(account, simulator, "write-trusted", stage) == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # A job that names environment dev, from a branch or with no subject customization.
+        "repo:acme/pets:environment:dev",
+        "repo:acme/pets:environment:dev:job_workflow_ref:"
+        "acme/pets/.github/workflows/deploy-stage.yml@refs/heads/feature",
+        # A workflow of its own, on main, naming the environment.
+        "repo:acme/pets:environment:dev:job_workflow_ref:"
+        "acme/pets/.github/workflows/mine.yml@refs/heads/main",
+        # A pull request, and another repository's identical workflow.
+        "repo:acme/pets:pull_request:job_workflow_ref:"
+        "acme/pets/.github/workflows/deploy-stage.yml@refs/pull/7/merge",
+        "repo:acme/other:environment:dev:job_workflow_ref:"
+        "acme/other/.github/workflows/deploy-stage.yml@refs/heads/main",
+    ],
+)
+def test_only_the_reusable_workflows_on_main_in_the_environment_get_the_deploy_role(
+    account, subject
+):
+    assert not github_may_assume(account.trust("pets-github-deploy-dev"), subject)
+
+
+def test_the_deploy_role_trusts_its_environment_in_each_reusable_workflow_on_main(account):
+    for workflow in ("deploy-stage.yml", "drift-stage.yml", "patch-stage.yml"):
+        subject = (
+            "repo:acme/pets:environment:dev:job_workflow_ref:"
+            f"acme/pets/.github/workflows/{workflow}@refs/heads/main"
+        )
+        assert github_may_assume(account.trust("pets-github-deploy-dev"), subject), workflow
+        assert not github_may_assume(account.trust("pets-github-deploy-prod"), subject), workflow
+
+
+def test_the_plan_role_trusts_pull_requests_of_the_preview_workflow_only(account):
+    (plan,) = account.pull_request_roles()
+    trust = account.trust(plan.principal.rsplit("/", 1)[1])
+    workflows = "acme/pets/.github/workflows"
+    assert github_may_assume(
+        trust,
+        f"repo:acme/pets:pull_request:job_workflow_ref:{workflows}/preview.yml@refs/pull/7/merge",
+    )
+    for subject in (
+        "repo:acme/pets:pull_request",
+        f"repo:acme/pets:pull_request:job_workflow_ref:{workflows}/mine.yml@refs/pull/7/merge",
+        f"repo:acme/pets:environment:dev:job_workflow_ref:{workflows}/preview.yml@refs/heads/main",
+        "repo:acme/other:pull_request:job_workflow_ref:"
+        "acme/other/.github/workflows/preview.yml@refs/pull/7/merge",
+    ):
+        assert not github_may_assume(trust, subject), subject
+    assert not github_may_assume(
+        trust,
+        f"repo:acme/pets:pull_request:job_workflow_ref:{workflows}/preview.yml@refs/pull/7/merge",
+        audience="sigstore",
+    )
+
+
+# ------------------------------------------------------------ every path of the same kind
+CROSSING = [r.key for r in REACHES if r.crosses]
+
+
+@pytest.mark.parametrize("key", CROSSING)
+@pytest.mark.parametrize("stage", stages.NAMES)
+def test_no_identity_of_a_stage_reaches_the_other_stage(account, simulator, stage, key):
+    assert reaching(account, simulator, key, stage) == [], reach(key).text.format(
+        own=stage, other=OTHER[stage]
+    )
+
+
+# ------------------------------------------------------------------------ their own jobs
+@pytest.mark.parametrize("kind", sorted(JOBS))
+@pytest.mark.parametrize("stage", stages.NAMES)
+def test_each_identity_can_still_do_its_job(account, simulator, stage, kind):
+    identity, job = JOBS[kind]
+    who = identity(account, stage)
+    refused = [
+        f"{r.action} {r.resource}"
+        for r in job(account, stage)
+        if not evaluate(simulator, who, r).allowed
+    ]
+    assert refused == []
+
+
+def test_the_plan_role_can_preview_its_stage(account, simulator):
+    (previewed,) = [s.name for s in stages.STAGES if s.previews_pull_requests]
+    (plan,) = account.pull_request_roles()
+    assert can(account, simulator, plan, reach("preview"), own=previewed)
+    assert not can(account, simulator, plan, reach("deploy"), own=previewed)
