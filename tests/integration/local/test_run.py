@@ -20,7 +20,7 @@ from ops.local.mariadb import find_binary
 from ops.local.ports import reachable
 from ops.local.processes import ApiServer
 from tests.support.db import db_env, scratch_database
-from tests.support.processes import ROOT, start_run, wait_ready
+from tests.support.processes import ROOT, finish, start_run, wait_ready
 from tests.support.tcpproxy import SilentServer, free_port, speaks_postgresql, speaks_redis
 
 # PrivateServer needs the server and its install tool; GitHub's Ubuntu runners have MySQL 8.0's
@@ -40,11 +40,6 @@ def http_get(url):
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
-
-
-def finish(process, timeout=60):
-    output, _ = process.communicate(timeout=timeout)
-    return output
 
 
 def wait_closed(port, timeout=30):

@@ -11,6 +11,7 @@ real Chalice packager as a subprocess, which may fetch the Lambda's wheels from 
 
 import importlib.util
 import io
+import json
 import os
 import py_compile
 import zipfile
@@ -134,6 +135,39 @@ def test_reserved_concurrency_is_a_parameter(api):
         "Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
     }
     assert api["Parameters"]["ReservedConcurrency"]["Default"] >= 1
+
+
+def _gateway_responses(api):
+    body = api["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    return body["x-amazon-apigateway-gateway-responses"]
+
+
+def test_a_path_with_no_route_is_the_apis_json_404_not_a_403(api):
+    missing = _gateway_responses(api)["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["statusCode"] == "404"
+    assert json.loads(missing["responseTemplates"]["application/json"])["code"] == "NotFound"
+
+
+@pytest.mark.parametrize(
+    ("response_type", "code"),
+    [
+        ("MISSING_AUTHENTICATION_TOKEN", "NotFound"),
+        ("THROTTLED", "TooManyRequests"),
+        ("DEFAULT_4XX", "ClientError"),
+        ("DEFAULT_5XX", "ServerError"),
+    ],
+)
+def test_every_gateway_answer_is_the_apis_json_with_its_headers(api, response_type, code):
+    response = _gateway_responses(api)[response_type]
+    # Header values are mapping expressions: a quoted string is a static value.
+    assert response["responseParameters"] == {
+        "gatewayresponse.header.X-Content-Type-Options": "'nosniff'",
+        "gatewayresponse.header.Cache-Control": "'no-store'",
+    }
+    (template,) = response["responseTemplates"].values()
+    # $context.error.messageString is the message already in double quotes (a JSON string).
+    body = json.loads(template.replace("$context.error.messageString", '"Too Many Requests"'))
+    assert body["code"] == code and set(body) == {"code", "message"}
 
 
 def _alarm_metrics(alarm):
