@@ -115,6 +115,7 @@ def detect(ctx, stacks, timeout=DEFAULT_TIMEOUT, poll=DEFAULT_POLL):
 
 
 def _wait(ctx, cfn, name, detection_id, deadline, timeout, poll):
+    heartbeat = report.Heartbeat(ctx)
     while True:
         status = _call(
             cfn.describe_stack_drift_detection_status, name, StackDriftDetectionId=detection_id
@@ -125,6 +126,7 @@ def _wait(ctx, cfn, name, detection_id, deadline, timeout, poll):
             return StackDrift(
                 name, TIMED_OUT, f"detection still in progress after {timeout:g} s ({detection_id})"
             )
+        heartbeat.beat(f"drift: {name}: detection still in progress")
         ctx.sleep(poll)
     reason = status.get("DetectionStatusReason") or ""
     if status.get("StackDriftStatus") == "DRIFTED":

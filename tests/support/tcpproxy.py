@@ -92,6 +92,11 @@ class SilentServer:
                 return
             self._held.append(conn)
 
+    @property
+    def connections(self):
+        """How many connections it has accepted so far."""
+        return len(self._held)
+
     def close(self):
         self._listener.close()
         for conn in self._held:
