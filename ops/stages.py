@@ -29,6 +29,9 @@ class Stage:
     name: str
     # Its database refuses deletion, and destroy refuses the stage without --force.
     protected: bool = False
+    # Concurrent executions deploy-api reserves for the API when the account has room
+    # (ops.cfn.capacity decides; it reserves none otherwise).
+    reserved_concurrency: int = 10
 
 
 STAGES = (Stage("dev"), Stage("prod", protected=True))
