@@ -42,6 +42,10 @@ COMMANDS = {
         "smoke",
         "check the deployed API: a known pet 200, an unknown one 404, with latency",
     ),
+    "logs": (
+        "logs",
+        "the API's log lines for a time range or one request id; --follow for new ones",
+    ),
     "patch": (
         "patch",
         "scan or patch the stage's EC2 hosts with SSM Patch Manager and report compliance",

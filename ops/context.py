@@ -30,7 +30,8 @@ class Context:
     err: TextIO = sys.stderr
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # durations
+    wall: Callable[[], float] = time.time  # dates: seconds since the epoch
     session_factory: Callable[[], Any] | None = None
     # GET a URL: fetch(url, timeout=..., headers=...) -> ops.http.Response.
     fetch: Callable[..., http.Response] = http.get
