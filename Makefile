@@ -16,8 +16,18 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 .PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
 .PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift bench
 
-help: ## list the targets
+# The descriptions name variables in capitals; the list after them shows their current values.
+help: ## list the targets and the variables they read
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@echo ""
+	@echo "Variables (make TARGET NAME=value, or the environment), with their values now:"
+	@printf "  %-32s %s\n" \
+	  "STAGE=$(STAGE)" "the stage of plan, deploy-infra, migrate-stage, deploy-api, smoke, drift" \
+	  "PORT=$(or $(PORT),8000)" "make run's HTTP port on 127.0.0.1" \
+	  "DB_HOST:DB_PORT=$(or $(DB_HOST),127.0.0.1):$(or $(DB_PORT),3306)" "the database of make run and make test (README.md)" \
+	  "PYTHON=$(PYTHON)" "the interpreter the venvs are built with (3.11 or newer)" \
+	  "PR_NUMBER=$(or $(PR_NUMBER),unset)" "plan-comment: the pull request to comment on"
+	@echo "The commands behind the targets: .venv/bin/python -m ops (with --help: listed, in order)"
 
 # The venv is rebuilt whenever a requirements file is newer than the last install.
 $(STAMP): requirements-dev.txt requirements-run.txt chalice_app/requirements.txt
@@ -116,7 +126,7 @@ plan: $(STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/plan-
 	@mkdir -p build
 	set -o pipefail; $(PY) -m ops plan --stage $(STAGE) | tee build/plan-$(STAGE).md
 
-plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (needs gh, GH_TOKEN)
+plan-comment: ## CI: post build/plan-STAGE.md on pull request PR_NUMBER (needs gh, GH_TOKEN)
 	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
 
 deploy-infra: $(STAMP) ## create or update the pets-STAGE-infra stack

@@ -49,6 +49,16 @@ class StageStack:
     packaged: bool = False  # the template's code must be uploaded first (ops.cfn.artifacts)
 
 
+def add_stage_argument(parser, required=True, help=None):
+    """``--stage``, the same in every command: one of ``NAMES``, with the same error for others."""
+    parser.add_argument(
+        "--stage",
+        required=required,
+        choices=NAMES,
+        help=help or f"the stage to act on ({', '.join(NAMES)}; ops/stages.py)",
+    )
+
+
 def get(name):
     """The ``Stage`` called ``name``; a one-line error naming the stages otherwise."""
     for stage in STAGES:

@@ -29,7 +29,7 @@ def add_arguments(parser):
         "bundle to the artifacts bucket, rewrite CodeUri, deploy pets-<stage>-api "
         "through stack-deploy and print its EndpointURL."
     )
-    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    stages.add_stage_argument(parser)
     parser.add_argument(
         "--bucket",
         help=(
@@ -40,12 +40,14 @@ def add_arguments(parser):
     parser.add_argument(
         "--package-dir",
         type=Path,
+        metavar="DIR",
         default=stages.ROOT / "build" / "api",
         help="where make package wrote sam.yaml and deployment.zip (default: build/api)",
     )
     parser.add_argument(
         "--rds-ca-bundle",
         type=Path,
+        metavar="FILE",
         help="use this PEM file instead of downloading the region's RDS CA bundle",
     )
     parser.add_argument(

@@ -25,7 +25,7 @@ def add_arguments(parser):
         "Print the API's log lines (its Lambda function's log group) for a time range, "
         "optionally only those of one request, or follow new lines as they come."
     )
-    parser.add_argument("--stage", required=True, choices=stages.NAMES, help="the stage")
+    stages.add_stage_argument(parser)
     parser.add_argument(
         "--request-id",
         metavar="ID",

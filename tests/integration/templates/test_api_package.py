@@ -14,7 +14,10 @@ import io
 import json
 import os
 import py_compile
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +25,7 @@ from ops.cfn.packaging import APP_DIR, check_packaged, package
 from ops.cli import main
 from ops.context import Context
 from ops.errors import OpsError
+from tests.support.tcpproxy import SilentServer
 from tests.support.templates import as_list, chalice_config, statements
 
 
@@ -257,3 +261,31 @@ def test_cli_packages_into_the_given_directory(tmp_path):
     assert code == 0
     assert (tmp_path / "pkg" / "sam.yaml").is_file()
     assert "sha256" in out.getvalue()
+
+
+def test_chalice_deploy_stops_before_any_aws_call(tmp_path):
+    # This repository deploys through CloudFormation (make deploy-api), never `chalice deploy`,
+    # which would create the function and REST API outside any stack. The config leaves the
+    # role empty (the merge template supplies it), so Chalice refuses in its own validation.
+    silent = SilentServer()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{silent.port}",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # pragma: allowlist secret -- a fake for the refusal
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    chalice = Path(sys.executable).with_name("chalice")
+    try:
+        result = subprocess.run(
+            [str(chalice), "deploy"], cwd=APP_DIR, env=env, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+    finally:
+        connections = silent.connections
+        silent.close()
+    assert result.returncode != 0
+    assert "must provide an 'iam_role_arn'" in result.stderr + result.stdout
+    assert connections == 0
+    assert chalice_config()["iam_role_arn"] == ""
