@@ -129,7 +129,7 @@ def main(argv=None, ctx=None):
         ctx.warn(message)
         return exc.exit_code
     except SettingsError as exc:
-        ctx.warn(f"ops: {exc}")
+        ctx.warn(f"{args.command_name}: {exc}")
         return 1
     except KeyboardInterrupt:
         ctx.warn("interrupted")

@@ -193,7 +193,7 @@ def offline_reasons(ssm, instance_ids):
     try:
         info = instance_information(ssm, instance_ids)
     except ClientError as exc:
-        raise OpsError(f"ssm: DescribeInstanceInformation failed: {reason(exc)}") from exc
+        raise OpsError(f"DescribeInstanceInformation failed: {reason(exc)}") from exc
     reasons = {}
     for instance_id in instance_ids:
         if instance_id not in info:
