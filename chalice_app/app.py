@@ -2,7 +2,15 @@
 
 ``GET /api/pet/{name}`` answers 200 with ``{"name", "owner", "species"}``, 404 for an unknown
 name, 400 for a name no pet can have, 405 for any other method and 503 (with ``Retry-After``)
-when the database cannot answer. Every answer is JSON, and none carries internals.
+when the database cannot answer. Every answer is JSON, and none carries internals. ``HEAD``
+answers exactly as ``GET`` would, status and headers, with no body (HTTP expects HEAD wherever GET
+works).
+
+Every answer says ``X-Content-Type-Options: nosniff`` and how long it may be cached: a lookup's
+answer (the pet, or that no pet has the name) for a minute, so a changed pet is seen within one;
+anything else (a bad name, a wrong method, an unavailable database) never (docs/openapi.yaml).
+API Gateway's own answers (unknown paths, throttling) carry the same headers and JSON shape
+through the gateway responses in cloudformation/api/merge.yaml.
 
 ``create_app`` builds an independent app with its own lazily opened connection, so tests and
 benchmarks can run several "warm containers" in one process; ``app`` is the one Lambda runs.
@@ -21,12 +29,16 @@ from chalicelib.pets import find_pet
 from chalicelib.settings import DbSettings, SettingsError
 
 PET_ROUTE = "/api/pet/{name}"
+READ_METHODS = ["GET", "HEAD"]
+ALLOW = ", ".join(READ_METHODS)
 # API Gateway answers an undeclared method with 403; declaring the rest here makes them 405.
-OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 ANY_CONTENT_TYPE = ["*/*"]
+LOOKUP_CACHE = "max-age=60"
+NO_STORE = "no-store"
 
 log = logging.getLogger("pets.api")
-_REQUEST_MESSAGE = f"GET {PET_ROUTE}"
+_REQUEST_MESSAGES = {method: f"{method} {PET_ROUTE}" for method in READ_METHODS}
 
 
 def create_app(settings=None, connect=None, env=None):
@@ -57,17 +69,17 @@ def create_app(settings=None, connect=None, env=None):
 
     # content_types: Chalice answers 415 to any request whose Content-Type is not listed, GET
     # included; this API reads no body, so every type is accepted and the status stays honest.
-    @app.route(PET_ROUTE, methods=["GET"], content_types=ANY_CONTENT_TYPE)
+    @app.route(PET_ROUTE, methods=READ_METHODS, content_types=ANY_CONTENT_TYPE)
     def get_pet(name):
         started = time.perf_counter()
         try:
             pet = find_pet(get_db(), decode_path_name(name))
         except InvalidName as exc:
-            response = _error(400, "BadRequest", str(exc))
+            response = error_response(400, "BadRequest", str(exc))
         except Unavailable as exc:
             log.warning("database unavailable", extra={"fields": {"reason": str(exc)}})
             retry_after = str((holder.get("settings") or DbSettings()).retry_after)
-            response = _error(
+            response = error_response(
                 503,
                 "ServiceUnavailable",
                 "The pet database is not available right now; try again shortly.",
@@ -75,32 +87,45 @@ def create_app(settings=None, connect=None, env=None):
             )
         else:
             if pet is None:
-                response = _error(404, "NotFound", "No pet has that name.")
+                response = error_response(
+                    404, "NotFound", "No pet has that name.", cache=LOOKUP_CACHE
+                )
             else:
-                response = _json(200, pet)
-        _log_request(app, response.status_code, started)
+                response = _json(200, pet, cache=LOOKUP_CACHE)
+        method = app.current_request.method
+        if method == "HEAD":
+            response.body = ""
+        _log_request(app, method, response.status_code, started)
         return response
 
     @app.route(PET_ROUTE, methods=OTHER_METHODS, content_types=ANY_CONTENT_TYPE)
     def pet_method_not_allowed(name):
-        return _error(405, "MethodNotAllowed", "Only GET is supported.", {"Allow": "GET"})
+        return error_response(
+            405, "MethodNotAllowed", f"Only {ALLOW} are supported.", {"Allow": ALLOW}
+        )
 
     return app
 
 
-def _json(status, body, headers=None):
+def _json(status, body, headers=None, cache=NO_STORE):
     return Response(
         body=body,
         status_code=status,
-        headers={"Content-Type": "application/json", **(headers or {})},
+        headers={
+            "Content-Type": "application/json",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": cache,
+            **(headers or {}),
+        },
     )
 
 
-def _error(status, code, message, headers=None):
-    return _json(status, {"code": code, "message": message}, headers)
+def error_response(status, code, message, headers=None, cache=NO_STORE):
+    """The API's error shape; ``ops.local.server`` answers its own 404s and 405s with it too."""
+    return _json(status, {"code": code, "message": message}, headers, cache)
 
 
-def _log_request(app, status, started):
+def _log_request(app, method, status, started):
     request = app.current_request
     context = (request.context or {}) if request is not None else {}
     fields = {
@@ -108,7 +133,7 @@ def _log_request(app, status, started):
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
     }
-    logs.request_line(log, _REQUEST_MESSAGE, fields)
+    logs.request_line(log, _REQUEST_MESSAGES[method], fields)
 
 
 logs.configure(os.environ.get("LOG_LEVEL", "INFO"))

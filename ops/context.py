@@ -6,6 +6,7 @@ an HTTP ``fetch`` of their own, so no test needs ``mock.patch``.
 """
 
 import dataclasses
+import functools
 import os
 import sys
 import time
@@ -15,6 +16,14 @@ from typing import Any, TextIO
 
 from ops import http
 
+# Every AWS call: seconds to open a connection, and to wait for each answer. With botocore's
+# standard retries (3 attempts unless AWS_MAX_ATTEMPTS says otherwise) an endpoint that accepts
+# and never answers fails within 3 x 15 s plus backoff, under a minute, instead of botocore's
+# default 60 s per read (over two minutes in silence). No ops call waits on a slow answer: long
+# operations are polled.
+AWS_CONNECT_TIMEOUT = 5
+AWS_READ_TIMEOUT = 15
+
 
 @dataclass
 class Context:
@@ -22,7 +31,8 @@ class Context:
     err: TextIO = sys.stderr
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # durations
+    wall: Callable[[], float] = time.time  # dates: seconds since the epoch
     session_factory: Callable[..., Any] | None = None
     # A named AWS profile for this context's clients (ops bootstrap: one account per stage).
     profile: str | None = None
@@ -37,18 +47,42 @@ class Context:
         (and AWS_ENDPOINT_URL_<SERVICE>) exactly as the AWS CLI does. Retries use botocore's
         "standard" mode (the AWS CLI v2 default: throttling and transient errors retried with
         backoff, AWS_MAX_ATTEMPTS attempts, 3 by default) unless AWS_RETRY_MODE says otherwise.
+        Connections and answers are bounded (``AWS_CONNECT_TIMEOUT``, ``AWS_READ_TIMEOUT``), and
+        each attempt that times out is reported on stderr before the next one starts.
         """
         if service not in self._clients:
             from botocore.config import Config  # noqa: PLC0415 -- deferred like boto3 below
 
             mode = self.env.get("AWS_RETRY_MODE", "standard")
-            config = Config(retries={"mode": mode})
+            config = Config(
+                retries={"mode": mode},
+                connect_timeout=AWS_CONNECT_TIMEOUT,
+                read_timeout=AWS_READ_TIMEOUT,
+            )
             # botocore reads only AWS_DEFAULT_REGION; the AWS CLI v2 prefers AWS_REGION.
             region = self.env.get("AWS_REGION") or None
-            self._clients[service] = self.session().client(
-                service, config=config, region_name=region
-            )
+            client = self.session().client(service, config=config, region_name=region)
+            meta = getattr(client, "meta", None)
+            if meta is not None:  # a test's stand-in client may have none
+                # botocore's own default when neither AWS_MAX_ATTEMPTS nor a profile sets one.
+                limit = (meta.config.retries or {}).get("total_max_attempts", 3)
+                meta.events.register("needs-retry", functools.partial(self._timed_out, limit))
+            self._clients[service] = client
         return self._clients[service]
+
+    def _timed_out(self, limit, caught_exception=None, attempts=None, operation=None, **_):
+        # Called by botocore after every attempt; only one that timed out is worth a line.
+        # Returning None leaves the decision to retry to botocore's own handler.
+        from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError  # noqa: PLC0415
+
+        if isinstance(caught_exception, ReadTimeoutError):
+            what = f"no answer within {AWS_READ_TIMEOUT} s"
+        elif isinstance(caught_exception, ConnectTimeoutError):
+            what = f"no connection within {AWS_CONNECT_TIMEOUT} s"
+        else:
+            return
+        name = getattr(operation, "name", "an AWS call")
+        self.warn(f"ops: {name}: {what} (attempt {attempts} of {limit})")
 
     def session(self):
         if self.session_factory is None:

@@ -38,3 +38,27 @@ def append_summary(ctx, markdown):
             summary.write(markdown.rstrip("\n") + "\n\n")
     except OSError as exc:
         ctx.warn(f"could not write the job summary to {path}: {exc.strerror}")
+
+
+class Heartbeat:
+    """A "still waiting" line every ``every`` seconds of a wait that has printed nothing new.
+
+    Polling loops (a stack operation, a Run Command, a drift detection) print what changes; a
+    step that takes ten minutes without changing (an Aurora cluster being created, a patch
+    install) would otherwise leave a CI log silent that long. Time comes from ``ctx.clock``.
+    """
+
+    def __init__(self, ctx, every=60):
+        self._ctx = ctx
+        self._every = every
+        self._started = self._last = ctx.clock()
+
+    def changed(self):
+        """Something new was printed: the next "still" line is ``every`` seconds away."""
+        self._last = self._ctx.clock()
+
+    def beat(self, what):
+        now = self._ctx.clock()
+        if now - self._last >= self._every:
+            self._last = now
+            self._ctx.say(f"{what} ({now - self._started:.0f} s so far)")

@@ -35,6 +35,9 @@ class Stage:
     protected: bool = False
     # Pull requests preview this stage's change sets (its bootstrap creates the plan role).
     previews_pull_requests: bool = False
+    # Concurrent executions deploy-api reserves for the API when the account has room
+    # (ops.cfn.capacity decides; it reserves none otherwise).
+    reserved_concurrency: int = 10
 
 
 STAGES = (Stage("dev", previews_pull_requests=True), Stage("prod", protected=True))
@@ -50,6 +53,16 @@ class StageStack:
     capabilities: tuple = IAM
     tags: dict = field(default_factory=dict)
     packaged: bool = False  # the template's code must be uploaded first (ops.cfn.artifacts)
+
+
+def add_stage_argument(parser, required=True, help=None):
+    """``--stage``, the same in every command: one of ``NAMES``, with the same error for others."""
+    parser.add_argument(
+        "--stage",
+        required=required,
+        choices=NAMES,
+        help=help or f"the stage to act on ({', '.join(NAMES)}; ops/stages.py)",
+    )
 
 
 def get(name):

@@ -109,7 +109,7 @@ def connector(settings, session_factory=None, autocommit=True):
     def connect():
         user, password = get_credentials(settings, session_factory)
         ssl = ssl_options(settings, session_factory)
-        return pymysql.connect(
+        return open_connection(
             host=settings.host,
             port=settings.port,
             user=user,
@@ -132,3 +132,20 @@ def connector(settings, session_factory=None, autocommit=True):
         )
 
     return connect
+
+
+def open_connection(*, connect_timeout, read_timeout, **options):
+    """``pymysql.connect``, with the server's greeting bounded by ``connect_timeout``.
+
+    pymysql reads the greeting (and the login's answer) with the read timeout, so a long read
+    timeout (a migration's, an admin session's) would let a port that accepts TCP but never
+    speaks MySQL (Redis, PostgreSQL, a hung server) hold the client that long, or forever with
+    none. Here the greeting gets at most the connect timeout, and ``read_timeout`` (``None``: no
+    limit) applies from the first query on.
+    """
+    greeting = connect_timeout if read_timeout is None else min(connect_timeout, read_timeout)
+    conn = pymysql.connect(connect_timeout=connect_timeout, read_timeout=greeting, **options)
+    if read_timeout != greeting:
+        # pymysql has no setter; it applies _read_timeout to the socket before each read.
+        conn._read_timeout = read_timeout
+    return conn

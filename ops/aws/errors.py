@@ -9,6 +9,8 @@ botocore is imported only when the exception came from it, so commands that neve
 (``migrate``, ``run``) do not pay for the import.
 """
 
+from ops.context import AWS_READ_TIMEOUT
+
 ACCESS_DENIED = {
     "AccessDenied",
     "AccessDeniedException",
@@ -93,6 +95,12 @@ def describe(exc):
         return f"AWS SSO login needed: {_one_line(str(exc))} (run aws sso login)"
     if isinstance(exc, b.EndpointConnectionError | b.ConnectTimeoutError):
         return f"cannot reach AWS: {_one_line(str(exc))} (check the network and AWS_ENDPOINT_URL)"
+    if isinstance(exc, b.ReadTimeoutError):
+        url = exc.kwargs.get("endpoint_url", "the endpoint")
+        return (
+            f"AWS did not answer at {url} within {AWS_READ_TIMEOUT} s, in any attempt "
+            "(check the network, a proxy, and AWS_ENDPOINT_URL)"
+        )
     if isinstance(exc, b.ParamValidationError):
         return f"invalid request to AWS: {_one_line(str(exc))}"
     if isinstance(exc, b.WaiterError):

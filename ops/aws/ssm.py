@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from ops import report
 from ops.aws.errors import error_code, reason
 from ops.errors import OpsError
 
@@ -125,13 +126,18 @@ def wait_for_command(
     ssm = ctx.client("ssm")
     invocations = {i: Invocation(i) for i in instance_ids}
     deadline = ctx.clock() + timeout
+    heartbeat = report.Heartbeat(ctx)
     while True:
         for inv in invocations.values():
-            if not inv.finished:
-                _refresh(ssm, command_id, inv, plugin_name, ctx, label)
+            if not inv.finished and _refresh(ssm, command_id, inv, plugin_name, ctx, label):
+                heartbeat.changed()
         pending = [i for i in invocations.values() if not i.finished]
         if not pending:
             return invocations
+        heartbeat.beat(
+            f"{label}: still waiting for "
+            + ", ".join(f"{i.instance_id} ({i.status})" for i in pending)
+        )
         if ctx.clock() >= deadline:
             for inv in pending:
                 last = inv.status
@@ -145,6 +151,7 @@ def wait_for_command(
 
 
 def _refresh(ssm, command_id, inv, plugin_name, ctx, label):
+    """Read one invocation's state into ``inv``; True when its status changed (and was said)."""
     kwargs = {"CommandId": command_id, "InstanceId": inv.instance_id}
     if plugin_name:
         kwargs["PluginName"] = plugin_name
@@ -152,10 +159,11 @@ def _refresh(ssm, command_id, inv, plugin_name, ctx, label):
         answer = ssm.get_command_invocation(**kwargs)
     except ClientError as exc:
         if error_code(exc) == "InvocationDoesNotExist":
-            return  # not visible yet just after SendCommand (aws-sdk #86): ask again next round
+            return False  # not visible yet just after SendCommand (aws-sdk #86): ask again
         raise OpsError(f"{label}: GetCommandInvocation failed: {reason(exc)}") from exc
     status = answer.get("Status", "Pending")
-    if status != inv.status:
+    changed = status != inv.status
+    if changed:
         ctx.say(f"{label}: {inv.instance_id}: {status}")
     inv.status = status
     inv.details = answer.get("StatusDetails", "")
@@ -163,6 +171,7 @@ def _refresh(ssm, command_id, inv, plugin_name, ctx, label):
     inv.response_code = code if code is not None and code >= 0 else None
     inv.stdout = answer.get("StandardOutputContent", "")
     inv.stderr = answer.get("StandardErrorContent", "")
+    return changed
 
 
 def instance_information(ssm, instance_ids):
@@ -184,7 +193,7 @@ def offline_reasons(ssm, instance_ids):
     try:
         info = instance_information(ssm, instance_ids)
     except ClientError as exc:
-        raise OpsError(f"ssm: DescribeInstanceInformation failed: {reason(exc)}") from exc
+        raise OpsError(f"DescribeInstanceInformation failed: {reason(exc)}") from exc
     reasons = {}
     for instance_id in instance_ids:
         if instance_id not in info:

@@ -6,7 +6,9 @@ Following a stack (rain's ``ui/stack.go`` and SAM's ``deployer.py`` show the way
   marker, and each poll reads pages of DescribeStackEvents (newest first) until it reaches an
   EventId already seen, then prints what it found oldest first;
 * a progress line counts the resources pending, in progress and complete (and failed). On a
-  terminal it is redrawn in place; in a CI log it is printed only when a count changes;
+  terminal it is redrawn in place; in a CI log it is printed when a count changes, and again
+  after each minute without change (a database being created takes many), so the log shows
+  the deploy is still alive;
 * at a terminal state the outputs are printed, or, on failure, the failing resources with their
   reasons, root cause first: the earliest failure that is not a cascade ("Resource creation
   cancelled") or the stack's own summary ("The following resource(s) failed ...").
@@ -50,10 +52,13 @@ class Follower:
     latest: dict = field(default_factory=dict)  # logical id -> latest status
     _last_line: str = ""
     _live: bool = False
+    _heartbeat: object = None
 
     def __post_init__(self):
         isatty = getattr(getattr(self.ctx, "out", None), "isatty", None)
         self._live = bool(isatty and isatty())
+        if self.ctx is not None:
+            self._heartbeat = report.Heartbeat(self.ctx)
 
     def mark(self):
         """Remember the events that already exist, so that only later ones are shown."""
@@ -116,6 +121,9 @@ class Follower:
             self.ctx.out.flush()
         elif line != self._last_line:
             self.ctx.say(line)
+            self._heartbeat.changed()
+        else:
+            self._heartbeat.beat(line.replace("] ", "] still ", 1))
         self._last_line = line
 
     def _print_event(self, event):

@@ -4,8 +4,9 @@ Steps: find the stage's artifacts bucket (its bootstrap stack's ArtifactsBucket 
 ``--bucket``);
 upload the RDS CA bundle of the region to ``s3://<bucket>/rds-ca/<region>-<sha256>.pem`` (the API
 verifies Aurora's TLS certificate with it, through ``DB_SSL_CA``); upload ``deployment.zip``
-content-addressed and point ``CodeUri`` at it (``ops.artifacts``); deploy ``pets-<stage>-api``
-through the same code as ``stack-deploy``; print the ``EndpointURL`` output.
+content-addressed and point ``CodeUri`` at it (``ops.artifacts``); read the account's Lambda
+concurrency and reserve what fits, or none, saying which (``ops.cfn.capacity``); deploy
+``pets-<stage>-api`` through the same code as ``stack-deploy``; print the ``EndpointURL`` output.
 
 The CA bundle is downloaded here, by the pipeline (the GitHub runner has internet), so the
 Lambda never needs internet access; it is fetched through ``ctx.fetch``, so tests never touch
@@ -15,10 +16,11 @@ the network.
 from pathlib import Path
 
 from ops import report, stages
-from ops.cfn import artifacts
+from ops.cfn import artifacts, capacity
 from ops.cfn.changeset import StackSpec
 from ops.cfn.deploy import deploy
 from ops.cfn.execute import POLL_SECONDS
+from ops.cfn.stacks import current_stack
 from ops.errors import OpsError
 
 
@@ -28,7 +30,7 @@ def add_arguments(parser):
         "bundle to the artifacts bucket, rewrite CodeUri, deploy pets-<stage>-api "
         "through stack-deploy and print its EndpointURL."
     )
-    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    stages.add_stage_argument(parser)
     parser.add_argument(
         "--bucket",
         help=(
@@ -39,17 +41,37 @@ def add_arguments(parser):
     parser.add_argument(
         "--package-dir",
         type=Path,
+        metavar="DIR",
         default=stages.ROOT / "build" / "api",
         help="where make package wrote sam.yaml and deployment.zip (default: build/api)",
     )
     parser.add_argument(
         "--rds-ca-bundle",
         type=Path,
+        metavar="FILE",
         help="use this PEM file instead of downloading the region's RDS CA bundle",
+    )
+    parser.add_argument(
+        "--reserved-concurrency",
+        type=_positive,
+        metavar="N",
+        help=(
+            "concurrent executions to reserve for the API when the account has room; none are "
+            "reserved otherwise (default: the stage's, 10)"
+        ),
     )
     parser.add_argument(
         "--no-execute-changeset", action="store_true", help="upload and preview only"
     )
+
+
+def _positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(text)
+    return int(text)
+
+
+_positive.__name__ = "positive integer"  # argparse names the type in its error
 
 
 def run(args, ctx):
@@ -60,6 +82,7 @@ def run(args, ctx):
         package_dir=args.package_dir,
         bundle_file=args.rds_ca_bundle,
         execute=not args.no_execute_changeset,
+        reserved_concurrency=args.reserved_concurrency,
     )
     return 0
 
@@ -72,6 +95,7 @@ def deploy_api(
     bundle_file=None,
     execute=True,
     poll=POLL_SECONDS,
+    reserved_concurrency=None,
 ):
     """Deploy the API of ``stage``; return its endpoint URL (None when only previewed)."""
     target = stages.stack(stage, "api")
@@ -85,10 +109,15 @@ def deploy_api(
     region = ctx.client("s3").meta.region_name
     _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, bundle_file)
     body = artifacts.packaged_template(ctx, template_path, bucket)
+    parameters = {**target.parameters, "DbSslCaSha256": ca_sha256}
+    wanted = reserved_concurrency or stages.get(stage).reserved_concurrency
+    concurrency = _concurrency(ctx, target.name, wanted)
+    if concurrency is not None:
+        parameters["ReservedConcurrency"] = concurrency.parameter
     spec = StackSpec(
         name=target.name,
         template_body=body,
-        parameters={**target.parameters, "DbSslCaSha256": ca_sha256},
+        parameters=parameters,
         capabilities=target.capabilities,
         tags=target.tags,
         s3_bucket=bucket,
@@ -103,3 +132,19 @@ def deploy_api(
     ctx.say(f"endpoint: {url}")
     report.append_summary(ctx, f"### API endpoint ({stage})\n\n{url}")
     return url
+
+
+def _concurrency(ctx, stack_name, wanted):
+    """The account's room for a reservation, decided and said; None when it cannot be read."""
+    account = capacity.read_account(ctx)
+    if account is None:
+        ctx.say(
+            "deploy-api: ReservedConcurrency stays as deployed (a new stack reserves none); "
+            "the deploy role needs lambda:GetAccountSettings to decide"
+        )
+        return None
+    current = capacity.current_reservation(current_stack(ctx.client("cloudformation"), stack_name))
+    decision = capacity.decide(wanted, account, current)
+    ctx.say(f"deploy-api: {decision.reason}")
+    report.append_summary(ctx, f"### API concurrency (`{stack_name}`)\n\n{decision.reason}")
+    return decision

@@ -15,7 +15,7 @@ def add_arguments(parser):
         "Deploy the stage's infrastructure stack (cloudformation/infra.yaml) through a "
         "change set, following its events, through the stage's execution role."
     )
-    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    stages.add_stage_argument(parser)
     parser.add_argument(
         "--no-execute-changeset", action="store_true", help="create and print the change set only"
     )

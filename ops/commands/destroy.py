@@ -27,7 +27,7 @@ def add_arguments(parser):
         "Aurora cluster leaves a final snapshot (DeletionPolicy: Snapshot). Refuses prod "
         "unless --force."
     )
-    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    stages.add_stage_argument(parser)
     parser.add_argument(
         "--force", action="store_true", help="required to destroy a protected stage (prod)"
     )

@@ -63,18 +63,20 @@ def add_arguments(parser):
         "summary when GITHUB_STEP_SUMMARY is set) and exit 1 when anything drifted or could "
         "not be checked. A stack that does not exist is reported and skipped."
     )
-    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    stages.add_stage_argument(parser)
     parser.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT,
-        help=f"seconds to wait for the detections to finish (default {DEFAULT_TIMEOUT:g})",
+        metavar="SECONDS",
+        help="seconds to wait for the detections to finish",
     )
     parser.add_argument(
         "--poll",
         type=float,
         default=DEFAULT_POLL,
-        help=f"seconds between status checks (default {DEFAULT_POLL:g})",
+        metavar="SECONDS",
+        help="seconds between status checks",
     )
 
 
@@ -115,6 +117,7 @@ def detect(ctx, stacks, timeout=DEFAULT_TIMEOUT, poll=DEFAULT_POLL):
 
 
 def _wait(ctx, cfn, name, detection_id, deadline, timeout, poll):
+    heartbeat = report.Heartbeat(ctx)
     while True:
         status = _call(
             cfn.describe_stack_drift_detection_status, name, StackDriftDetectionId=detection_id
@@ -125,6 +128,7 @@ def _wait(ctx, cfn, name, detection_id, deadline, timeout, poll):
             return StackDrift(
                 name, TIMED_OUT, f"detection still in progress after {timeout:g} s ({detection_id})"
             )
+        heartbeat.beat(f"drift: {name}: detection still in progress")
         ctx.sleep(poll)
     reason = status.get("DetectionStatusReason") or ""
     if status.get("StackDriftStatus") == "DRIFTED":

@@ -19,9 +19,9 @@ def add_arguments(parser):
         "edited. Concurrent runs wait for each other (database lock). With --stage, the "
         "same runs on the stage's Aurora cluster from its admin host."
     )
-    parser.add_argument(
-        "--stage",
-        choices=stages.NAMES,
+    stages.add_stage_argument(
+        parser,
+        required=False,
         help=(
             "run the migrations on the stage's Aurora cluster instead, through SSM Run Command "
             "on the stage's admin host, then apply the AWS-only users (docs/migrations.md)"
@@ -31,16 +31,28 @@ def add_arguments(parser):
         "--timeout",
         type=float,
         default=900.0,
-        help="with --stage: seconds to wait for the host to finish (default: 900)",
+        metavar="SECONDS",
+        help="with --stage: seconds to wait for the host to finish",
     )
     parser.add_argument(
         "--rds-ca-bundle",
         type=Path,
+        metavar="FILE",
         help="with --stage: use this PEM file instead of downloading the region's RDS CA bundle",
     )
-    parser.add_argument("--migrations-dir", type=Path, default=MIGRATIONS_DIR)
     parser.add_argument(
-        "--lock-timeout", type=int, default=60, help="seconds to wait for another migrator"
+        "--migrations-dir",
+        type=Path,
+        default=MIGRATIONS_DIR,
+        metavar="DIR",
+        help="the folder of migration files",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="seconds to wait while another migrate run holds the lock",
     )
 
 

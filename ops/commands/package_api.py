@@ -16,8 +16,15 @@ def add_arguments(parser):
         "Run chalice package with the merge template; write sam.yaml and deployment.zip "
         "to the output directory. No AWS access is needed."
     )
-    parser.add_argument("--stage", choices=stages.NAMES, default="dev", help="Chalice stage (dev)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
+    parser.add_argument(
+        "--stage",
+        choices=stages.NAMES,
+        default="dev",
+        help="the Chalice stage to package with; the package itself is the same for every stage",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="output directory"
+    )
 
 
 def run(args, ctx):

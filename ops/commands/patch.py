@@ -56,7 +56,7 @@ def add_arguments(parser):
         "state. Exit 1 if a run failed or timed out, or if after Install a host still has "
         "missing or failed patches. See docs/patching.md."
     )
-    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    stages.add_stage_argument(parser)
     parser.add_argument(
         "--operation",
         choices=("Scan", "Install"),

@@ -33,7 +33,7 @@ def add_arguments(parser):
         "Create, describe and delete a change set for each stack of the stage and print "
         "one markdown report (also written to $GITHUB_STEP_SUMMARY). Nothing is deployed."
     )
-    parser.add_argument("--stage", required=True, choices=stages.NAMES)
+    stages.add_stage_argument(parser)
     parser.add_argument(
         "--bucket",
         help="artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket)",

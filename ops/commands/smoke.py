@@ -34,13 +34,23 @@ def add_arguments(parser):
         "--max-wait seconds (a paused Aurora resuming). Exit 1 on any mismatch."
     )
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--stage", choices=stages.NAMES)
-    target.add_argument("--url", help="the API's base URL (the EndpointURL output)")
+    stages.add_stage_argument(
+        target, required=False, help="check the stage's API (the EndpointURL of pets-STAGE-api)"
+    )
+    target.add_argument("--url", help="check the API at this base URL instead")
     parser.add_argument("--pet", default=DEFAULT_PET["name"], help="a pet that must exist")
     parser.add_argument("--owner", default=DEFAULT_PET["owner"], help="its expected owner")
     parser.add_argument("--species", default=DEFAULT_PET["species"], help="its species")
-    parser.add_argument("--max-wait", type=float, default=60.0, help="seconds of retrying 503")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to retry 502/503/504 (a paused Aurora resuming)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="seconds per request"
+    )
 
 
 def run(args, ctx):

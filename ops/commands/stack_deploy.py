@@ -23,8 +23,10 @@ def add_arguments(parser):
         "execute it and follow its events to the end, then print the outputs. "
         "No changes is success. Exit 1 on failure, with the root cause first."
     )
-    parser.add_argument("--stack-name", required=True)
-    parser.add_argument("--template-file", required=True, type=Path)
+    parser.add_argument("--stack-name", required=True, help="the stack to create or update")
+    parser.add_argument(
+        "--template-file", required=True, type=Path, metavar="FILE", help="its template (YAML/JSON)"
+    )
     parser.add_argument(
         "--parameter-overrides",
         nargs="+",
@@ -39,7 +41,13 @@ def add_arguments(parser):
         metavar="CAPABILITY",
         help="e.g. CAPABILITY_IAM CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND",
     )
-    parser.add_argument("--tags", nargs="+", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--tags",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="tags for the stack (CloudFormation passes them on to its resources)",
+    )
     parser.add_argument(
         "--no-execute-changeset",
         action="store_true",

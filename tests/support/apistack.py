@@ -17,6 +17,9 @@ Parameters:
   DbSslCaSha256:
     Type: String
     Default: ""
+  ReservedConcurrency:
+    Type: Number
+    Default: -1
 Resources:
   APIHandler:
     Type: AWS::Serverless::Function

@@ -9,6 +9,7 @@ Nothing is patched: the command under test receives these through its ``Context`
 """
 
 import contextlib
+import functools
 import io
 import json
 import subprocess
@@ -42,12 +43,19 @@ class FakeClock:
 
 
 class Session:
-    """A stand-in for ``boto3.session.Session`` whose clients the test chose."""
+    """A stand-in for ``boto3.session.Session`` whose clients the test chose.
 
-    def __init__(self, clients):
+    With ``rest`` (a real session: moto inside ``mock_aws``), other services come from it;
+    without, asking for another service is a test error.
+    """
+
+    def __init__(self, clients, rest=None):
         self._clients = clients
+        self._rest = rest
 
-    def client(self, name, **_config):
+    def client(self, name, **config):
+        if name not in self._clients and self._rest is not None:
+            return self._rest.client(name, **config)
         # Context passes retry and region settings; the test's clients are already configured.
         return self._clients[name]
 
@@ -74,22 +82,45 @@ def stubbed_client(service):
     return client, Stubber(client)
 
 
-def make_context(clients=None, *, env=None, clock=None, fetch=None):
+def lambda_account(total, unreserved):
+    """A Lambda client answering GetAccountSettings once with these limits (moto lacks it)."""
+    client, stub = stubbed_client("lambda")
+    stub.add_response(
+        "get_account_settings",
+        {
+            "AccountLimit": {
+                "ConcurrentExecutions": total,
+                "UnreservedConcurrentExecutions": unreserved,
+            }
+        },
+        {},
+    )
+    stub.activate()
+    return client, stub
+
+
+def make_context(clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False):
     """A Context for one test: output in ``ctx.out``/``ctx.err`` (StringIO), ``ctx.env`` only
     what the test gives, sleep on a ``FakeClock`` (its calls in ``ctx.sleeps``).
 
     AWS comes from ``clients`` (``{service: client}``: moto or Stubber-wrapped), else from boto3,
-    which is moto inside ``mock_aws``. ``fetch`` stands in for HTTP (``ops.http.get``).
+    which is moto inside ``mock_aws``; ``rest_from_boto3`` takes the services ``clients`` does
+    not name from boto3 too. ``fetch`` stands in for HTTP (``ops.http.get``).
     """
     clock = clock or FakeClock()
     extra = {"fetch": fetch} if fetch else {}
+    if clients:
+        rest = boto3.session.Session() if rest_from_boto3 else None
+        session_factory = functools.partial(Session, clients, rest)
+    else:
+        session_factory = boto3.session.Session
     ctx = Context(
         out=io.StringIO(),
         err=io.StringIO(),
         env=dict(env or {}),
         sleep=clock.sleep,
         clock=clock.clock,
-        session_factory=(lambda: Session(clients)) if clients else boto3.session.Session,
+        session_factory=session_factory,
         **extra,
     )
     ctx.sleeps = clock.sleeps

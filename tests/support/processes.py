@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,7 +39,11 @@ def start_run(env_extra, port):
 
 
 def wait_ready(process, timeout=90):
-    """The lines ``ops run`` printed up to its ready line; fails the test if it never came."""
+    """The lines ``ops run`` printed up to its ready line; fails the test if it never came.
+
+    From then on a thread keeps reading the output (``finish`` returns all of it), so a server
+    that logs every request never blocks on a full pipe while the test is busy elsewhere.
+    """
     deadline = time.monotonic() + timeout
     lines = []
     while time.monotonic() < deadline:
@@ -47,5 +52,24 @@ def wait_ready(process, timeout=90):
             break
         lines.append(line)
         if "ready on" in line:
-            return lines
+            process.lines = lines
+            process.drainer = threading.Thread(target=_drain, args=(process,), daemon=True)
+            process.drainer.start()
+            return list(lines)
     pytest.fail("ops run never became ready:\n" + "".join(lines))
+
+
+def _drain(process):
+    for line in process.stdout:
+        process.lines.append(line)
+
+
+def finish(process, timeout=60):
+    """Wait for the process to end; return everything it printed."""
+    drainer = getattr(process, "drainer", None)
+    if drainer is None:
+        output, _ = process.communicate(timeout=timeout)
+        return output
+    process.wait(timeout=timeout)
+    drainer.join(timeout=timeout)
+    return "".join(process.lines)

@@ -92,6 +92,11 @@ class SilentServer:
                 return
             self._held.append(conn)
 
+    @property
+    def connections(self):
+        """How many connections it has accepted so far."""
+        return len(self._held)
+
     def close(self):
         self._listener.close()
         for conn in self._held:
@@ -103,3 +108,23 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def speaks(port, hello, expected_prefixes, timeout=1.0):
+    """True when the server on 127.0.0.1:port answers ``hello`` with one of the prefixes."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(hello)
+            answer = sock.recv(16)
+    except OSError:
+        return False
+    return answer.startswith(tuple(expected_prefixes))
+
+
+def speaks_redis(port=6379):
+    return speaks(port, b"PING\r\n", [b"+PONG", b"-NOAUTH"])
+
+
+def speaks_postgresql(port=5432):
+    # An SSLRequest (length 8, code 80877103): PostgreSQL answers one byte, S or N.
+    return speaks(port, b"\x00\x00\x00\x08\x04\xd2\x16\x2f", [b"S", b"N"])

@@ -12,6 +12,7 @@ from chalice.test import Client
 
 from app import create_app
 from tests.support.db import PETS
+from tests.support.tcpproxy import free_port
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +95,49 @@ def test_names_that_cannot_exist_are_400(client, path, fragment):
     assert fragment in body["message"]
 
 
-@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options", "head"])
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
 def test_other_methods_are_405(client, method):
     response = getattr(client.http, method)("/api/pet/Fluffy")
     assert response.status_code == 405
-    assert response.headers["Allow"] == "GET"
-    if method != "head":
-        assert json.loads(response.body)["code"] == "MethodNotAllowed"
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert json.loads(response.body)["code"] == "MethodNotAllowed"
+
+
+@pytest.mark.parametrize("path", ["/api/pet/Fluffy", "/api/pet/Nobody", "/api/pet/%FF"])
+def test_head_answers_as_get_would_without_a_body(client, path):
+    got = client.http.get(path)
+    head = client.http.head(path)
+    assert head.status_code == got.status_code
+    assert head.headers == got.headers
+    assert head.body == b""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "cache"),
+    [
+        ("get", "/api/pet/Fluffy", 200, "max-age=60"),
+        ("get", "/api/pet/Nobody", 404, "max-age=60"),
+        ("get", "/api/pet/%FF", 400, "no-store"),
+        ("post", "/api/pet/Fluffy", 405, "no-store"),
+    ],
+)
+def test_every_answer_is_nosniff_and_says_how_long_it_may_be_cached(
+    client, method, path, status, cache
+):
+    # A lookup's answer may be kept a minute; an error about the request, never.
+    response = getattr(client.http, method)(path)
+    assert response.status_code == status
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == cache
+
+
+def test_an_unavailable_database_answer_is_never_stored(pets_db):
+    app = create_app(settings=pets_db._replace(port=free_port()))
+    with Client(app) as test_client:
+        response = test_client.http.get("/api/pet/Fluffy")
+    assert response.status_code == 503
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_pet_data_is_unchanged_by_other_methods(client):

@@ -56,7 +56,7 @@ def test_unreachable_database():
 
 def test_bad_setting_value_is_one_line():
     result = ops("migrate", DB_PORT="not-a-port")
-    assert_one_line_error(result, "ops: DB_PORT must be a number, not 'not-a-port'", code=1)
+    assert_one_line_error(result, "migrate: DB_PORT must be a number, not 'not-a-port'", code=1)
 
 
 def test_help_lists_every_command():

@@ -3,17 +3,20 @@
 Access denied and the stubbed throttling case are in test_stack_deploy_stubbed.py (Stubber needs
 the client in-process). Here throttling is real: a local HTTP server answers every request with
 CloudFormation's Throttling error, and botocore's standard retry mode must try exactly
-AWS_MAX_ATTEMPTS times before the one-line error.
+AWS_MAX_ATTEMPTS times before the one-line error. And a black hole is real: a socket that accepts
+and never answers, which must fail within a minute with the default settings.
 """
 
 import http.server
 import os
 import threading
+import time
 
 import pytest
 
 from tests.support.cfn import QUEUE_TEMPLATE, write
 from tests.support.processes import run_cli
+from tests.support.tcpproxy import SilentServer
 
 
 def assert_one_line_error(result, *fragments):
@@ -126,3 +129,30 @@ def test_throttling_is_retried_then_one_line(tmp_path):
         result, "AWS throttled DescribeStacks (Throttling)", "after 2 attempt(s)", "standard"
     )
     assert _Throttler.requests == 2  # standard mode, AWS_MAX_ATTEMPTS=2: one try, one retry
+
+
+def test_an_endpoint_that_never_answers_fails_in_one_line_within_a_minute(tmp_path):
+    silent = SilentServer()
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE")}
+    env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{silent.port}"
+    template = write(tmp_path, "q.yaml", QUEUE_TEMPLATE)
+    started = time.monotonic()
+    try:
+        result = run_cli(*deploy_args(template), env=env, timeout=90)
+    finally:
+        attempts = silent.connections
+        silent.close()
+    elapsed = time.monotonic() - started
+    assert elapsed < 60, f"took {elapsed:.0f} s"
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    *progress, error = result.stderr.strip().splitlines()
+    assert error == (
+        f"stack-deploy: AWS did not answer at http://127.0.0.1:{silent.port}/ within 15 s, in "
+        "any attempt (check the network, a proxy, and AWS_ENDPOINT_URL)"
+    )
+    # Each attempt that timed out said so while the operator waited: standard mode, 3 attempts.
+    assert progress == [
+        f"ops: DescribeStacks: no answer within 15 s (attempt {n} of 3)" for n in (1, 2, 3)
+    ]
+    assert attempts == 3

@@ -16,6 +16,7 @@ import pytest
 from ops.commands.deploy_api import deploy_api
 from ops.errors import OpsError
 from tests.support.apistack import PEM, SAM_TEMPLATE, make_package
+from tests.support.aws import lambda_account, make_context, stubbed_client
 from tests.support.http import answering, no_network
 
 pytestmark = [
@@ -79,6 +80,7 @@ def test_deploy_api_uploads_rewrites_deploys_and_prints_the_endpoint(ctx, api_st
     assert params == {
         "Stage": "dev",
         "DbSslCaSha256": hashlib.sha256(PEM).hexdigest(),  # what the Lambda will insist on
+        "ReservedConcurrency": "-1",  # moto cannot tell the account's room: kept as deployed
     }  # InfraStackName and ArtifactsBucket are not declared by this template, so not sent
     assert "### API endpoint (dev)" in ctx.summary_path.read_text()
 
@@ -271,3 +273,64 @@ def test_an_overwritten_artifact_is_uploaded_again_and_the_new_version_pinned(
     again_key, again_version = artifacts.upload(ctx, versioned, archive)
     assert (again_key, again_version) == (key, version)  # now it matches: reused, not re-sent
     assert "already uploaded: s3://pets-artifacts-123/api/" in ctx.out.getvalue()
+
+
+def deployed_parameters(stack="pets-dev-api"):
+    cf = boto3.client("cloudformation", region_name="us-east-1")
+    found = cf.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in found}
+
+
+@pytest.mark.parametrize(
+    ("total", "unreserved", "reserved", "said"),
+    [
+        # A new account: a quota of 10, and reserving anything would leave fewer unreserved.
+        (10, 10, "-1", "reserving no concurrency: 10 does not fit"),
+        (1000, 1000, "10", "reserving 10 concurrent executions"),
+        # Other functions hold 895 of 1000: 105 unreserved, only 5 could be reserved.
+        (1000, 105, "-1", "reserving no concurrency: 10 does not fit"),
+    ],
+)
+def test_deploy_api_reserves_what_fits_or_none_and_says_which(
+    api_stack, tmp_path, total, unreserved, reserved, said
+):
+    """moto: CloudFormation and S3. Stubber: Lambda's GetAccountSettings (moto lacks it)."""
+    client, stub = lambda_account(total, unreserved)
+    ctx = make_context({"lambda": client}, rest_from_boto3=True, fetch=answering(PEM))
+    deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+    stub.assert_no_pending_responses()
+    assert deployed_parameters()["ReservedConcurrency"] == reserved
+    lines = [line for line in ctx.out.getvalue().splitlines() if "reserving" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"deploy-api: {said}")
+
+
+def test_a_reservation_the_api_already_holds_counts_as_room(api_stack, tmp_path):
+    # Deployed with 10 reserved in an account that then has 100 unreserved: exactly the floor,
+    # yet the API's own 10 come back when the reservation is replaced, so 10 still fits.
+    first, _ = lambda_account(1000, 1000)
+    deploy_api(
+        make_context({"lambda": first}, rest_from_boto3=True, fetch=answering(PEM)),
+        "dev",
+        package_dir=make_package(tmp_path),
+    )
+    assert deployed_parameters()["ReservedConcurrency"] == "10"
+    again, _ = lambda_account(1000, 100)
+    ctx = make_context({"lambda": again}, rest_from_boto3=True, fetch=answering(PEM))
+    deploy_api(ctx, "dev", package_dir=make_package(tmp_path, handler_source="# v2\n"))
+    assert deployed_parameters()["ReservedConcurrency"] == "10"
+    assert "deploy-api: reserving 10 concurrent executions" in ctx.out.getvalue()
+
+
+def test_a_refused_settings_read_keeps_the_deployed_value_and_says_why(api_stack, tmp_path):
+    client, stub = stubbed_client("lambda")
+    stub.add_client_error(
+        "get_account_settings", service_error_code="AccessDeniedException", http_status_code=403
+    )
+    stub.activate()
+    ctx = make_context({"lambda": client}, rest_from_boto3=True, fetch=answering(PEM))
+    deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+    assert deployed_parameters()["ReservedConcurrency"] == "-1"
+    assert ctx.err.getvalue().startswith(
+        "deploy-api: cannot read the account's Lambda settings (AccessDeniedException"
+    )
+    assert "the deploy role needs lambda:GetAccountSettings" in ctx.out.getvalue()

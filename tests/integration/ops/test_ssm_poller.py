@@ -95,3 +95,22 @@ def test_send_command_refused_is_one_line():
                 ssm.send_and_wait(
                     ctx, "AWS-RunShellScript", HOSTS, {"commands": ["true"]}, comment="t", timeout=1
                 )
+
+
+def test_a_long_command_still_says_it_is_alive_each_minute(aws):
+    """moto: SendCommand. Stubber: GetCommandInvocation InProgress for 65 s, then Success."""
+    ctx, stub, _, _ = aws
+    for status in ["InProgress"] * 14 + ["Success"]:
+        stub.add_response(
+            "get_command_invocation",
+            {"Status": status, "StatusDetails": status, "ResponseCode": 0},
+            {"CommandId": ANY, "InstanceId": HOSTS[0]},
+        )
+    result = ssm.send_and_wait(
+        ctx, "AWS-RunShellScript", HOSTS[:1], {"commands": ["true"]}, comment="t", timeout=900
+    )
+    assert result.ok
+    lines = ctx.out.getvalue().splitlines()
+    assert [line for line in lines if "still" in line] == [
+        f"ssm: still waiting for {HOSTS[0]} (InProgress) (60 s so far)"
+    ]

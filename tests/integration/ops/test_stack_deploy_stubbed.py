@@ -15,6 +15,7 @@ from botocore.stub import ANY, Stubber
 
 from ops.cfn.changeset import StackSpec
 from ops.cfn.deploy import deploy
+from ops.cfn.execute import Follower, follow
 from ops.cli import main
 from ops.errors import OpsError
 from tests.support.aws import make_context
@@ -383,3 +384,32 @@ def test_the_old_terminal_state_seen_before_the_update_starts_is_not_the_end(tmp
     with stub, pytest.raises(OpsError, match="root cause: Queue: Access denied"):
         deploy(ctx, spec)
     assert ctx.sleeps == [5]
+
+
+def test_a_long_step_without_news_still_says_it_is_alive_each_minute():
+    # A CI log is not a terminal: the progress line is printed on change, and again after a
+    # minute without one (Aurora takes many), so a silent log never means a dead deploy.
+    client, stub = stubbed()
+    ctx = context_for(client)
+    begun = event(1, "pets-x", "UPDATE_IN_PROGRESS", "User Initiated", STACK)
+    working = event(2, "Queue", "UPDATE_IN_PROGRESS")
+    for _ in range(14):  # 5 s a poll: 65 s with nothing new after the first
+        stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"), {"StackName": STACK_ID})
+        stub.add_response(
+            "describe_stack_events", {"StackEvents": [working, begun]}, {"StackName": STACK_ID}
+        )
+    done = [
+        event(4, "pets-x", "UPDATE_COMPLETE", resource_type=STACK),
+        event(3, "Queue", "UPDATE_COMPLETE"),
+    ]
+    stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": STACK_ID})
+    stub.add_response(
+        "describe_stack_events", {"StackEvents": [*done, working, begun]}, {"StackName": STACK_ID}
+    )
+    with stub:
+        follow(ctx, Follower(ctx, client, STACK_ID, "pets-x", expected={"Queue"}), poll=5)
+    lines = ctx.out.getvalue().splitlines()
+    assert [line for line in lines if "still" in line] == [
+        "  [pets-x] still UPDATE_IN_PROGRESS: 0 pending, 1 in progress, 0 complete (60 s so far)"
+    ]
+    assert lines[-1] == "  [pets-x] UPDATE_COMPLETE: 0 pending, 0 in progress, 1 complete"

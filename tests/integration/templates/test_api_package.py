@@ -12,9 +12,13 @@ real Chalice packager as a subprocess, which may fetch the Lambda's wheels from 
 
 import importlib.util
 import io
+import json
 import os
 import py_compile
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +26,7 @@ from ops.cfn.packaging import APP_DIR, check_packaged, package
 from ops.cli import main
 from ops.context import Context
 from ops.errors import OpsError
+from tests.support.tcpproxy import SilentServer
 from tests.support.templates import as_list, chalice_config, statements
 
 
@@ -134,7 +139,42 @@ def test_reserved_concurrency_is_a_parameter(api):
     assert _handler(api)["ReservedConcurrentExecutions"] == {
         "Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
     }
-    assert api["Parameters"]["ReservedConcurrency"]["Default"] >= 1
+    # Reserving anything fails in an account with a quota of 10 (new accounts): the default
+    # reserves none, and deploy-api reserves what the account has room for.
+    assert api["Parameters"]["ReservedConcurrency"]["Default"] == -1
+
+
+def _gateway_responses(api):
+    body = api["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    return body["x-amazon-apigateway-gateway-responses"]
+
+
+def test_a_path_with_no_route_is_the_apis_json_404_not_a_403(api):
+    missing = _gateway_responses(api)["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["statusCode"] == "404"
+    assert json.loads(missing["responseTemplates"]["application/json"])["code"] == "NotFound"
+
+
+@pytest.mark.parametrize(
+    ("response_type", "code"),
+    [
+        ("MISSING_AUTHENTICATION_TOKEN", "NotFound"),
+        ("THROTTLED", "TooManyRequests"),
+        ("DEFAULT_4XX", "ClientError"),
+        ("DEFAULT_5XX", "ServerError"),
+    ],
+)
+def test_every_gateway_answer_is_the_apis_json_with_its_headers(api, response_type, code):
+    response = _gateway_responses(api)[response_type]
+    # Header values are mapping expressions: a quoted string is a static value.
+    assert response["responseParameters"] == {
+        "gatewayresponse.header.X-Content-Type-Options": "'nosniff'",
+        "gatewayresponse.header.Cache-Control": "'no-store'",
+    }
+    (template,) = response["responseTemplates"].values()
+    # $context.error.messageString is the message already in double quotes (a JSON string).
+    body = json.loads(template.replace("$context.error.messageString", '"Too Many Requests"'))
+    assert body["code"] == code and set(body) == {"code", "message"}
 
 
 def _alarm_metrics(alarm):
@@ -222,3 +262,31 @@ def test_cli_packages_into_the_given_directory(tmp_path):
     assert code == 0
     assert (tmp_path / "pkg" / "sam.yaml").is_file()
     assert "sha256" in out.getvalue()
+
+
+def test_chalice_deploy_stops_before_any_aws_call(tmp_path):
+    # This repository deploys through CloudFormation (make deploy-api), never `chalice deploy`,
+    # which would create the function and REST API outside any stack. The config leaves the
+    # role empty (the merge template supplies it), so Chalice refuses in its own validation.
+    silent = SilentServer()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{silent.port}",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # pragma: allowlist secret -- a fake for the refusal
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    chalice = Path(sys.executable).with_name("chalice")
+    try:
+        result = subprocess.run(
+            [str(chalice), "deploy"], cwd=APP_DIR, env=env, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+    finally:
+        connections = silent.connections
+        silent.close()
+    assert result.returncode != 0
+    assert "must provide an 'iam_role_arn'" in result.stderr + result.stdout
+    assert connections == 0
+    assert chalice_config()["iam_role_arn"] == ""
