@@ -29,6 +29,11 @@ class Stage:
     name: str
     # Its database refuses deletion, and destroy refuses the stage without --force.
     protected: bool = False
+    # Template parameters this stage sets beyond the ones every stage gets, e.g. readers or the
+    # proxy: {"DbReaderCount": "1", "EnableDbProxy": "true"} (docs/scaling.md). Kept in git, so a
+    # change of capacity is reviewed and deployed like any other change.
+    infra: dict = field(default_factory=dict)
+    api: dict = field(default_factory=dict)
 
 
 STAGES = (Stage("dev"), Stage("prod", protected=True))
@@ -47,7 +52,10 @@ class StageStack:
 
 
 def get(name):
-    """The ``Stage`` called ``name``; a one-line error naming the stages otherwise."""
+    """The ``Stage`` called ``name`` (or ``name`` itself, a ``Stage``); a one-line error naming
+    the stages otherwise."""
+    if isinstance(name, Stage):
+        return name
     for stage in STAGES:
         if stage.name == name:
             return stage
@@ -60,7 +68,8 @@ def stack_name(stage, part):
 
 def stacks(stage, root=ROOT):
     """The stage's stacks in deploy order."""
-    name = get(stage).name
+    stage = get(stage)
+    name = stage.name
     root = Path(root)
     tags = {"project": "pets", "stage": name}
     return [
@@ -69,8 +78,9 @@ def stacks(stage, root=ROOT):
             name=stack_name(name, "infra"),
             template=root / "cloudformation" / "infra.yaml",
             parameters={
+                **stage.infra,
                 "Stage": name,
-                "DbDeletionProtection": "true" if get(name).protected else "false",
+                "DbDeletionProtection": "true" if stage.protected else "false",
             },
             tags=tags,
         ),
@@ -78,7 +88,7 @@ def stacks(stage, root=ROOT):
             part="api",
             name=stack_name(name, "api"),
             template=root / "build" / "api" / "sam.yaml",
-            parameters={"Stage": name},
+            parameters={**stage.api, "Stage": name},
             capabilities=(*IAM, "CAPABILITY_AUTO_EXPAND"),  # the SAM transform is a macro
             tags=tags,
             packaged=True,

@@ -1,7 +1,10 @@
 """``python -m ops deploy-api --stage S``: roll out the packaged API to a stage.
 
-Steps: find the artifacts bucket (the bootstrap stack's ArtifactsBucket output, or ``--bucket``);
-upload the RDS CA bundle of the region to ``s3://<bucket>/rds-ca/<region>-<sha256>.pem`` (the API
+Steps: refuse a stage where the API could hold more database connections than the database
+takes (``check_database_connections``: the capacity model of ``ops.cfn.capacity`` against the
+infra stack's parameters); find the artifacts bucket (the bootstrap stack's ArtifactsBucket
+output, or ``--bucket``); upload the RDS CA bundle of the region (with the Amazon Trust Services
+roots when the stage uses RDS Proxy) to ``s3://<bucket>/rds-ca/<region>-<sha256>.pem`` (the API
 verifies Aurora's TLS certificate with it, through ``DB_SSL_CA``); upload ``deployment.zip``
 content-addressed and point ``CodeUri`` at it (``ops.artifacts``); deploy ``pets-<stage>-api``
 through the same code as ``stack-deploy``; print the ``EndpointURL`` output.
@@ -14,10 +17,11 @@ the network.
 from pathlib import Path
 
 from ops import report, stages
-from ops.cfn import artifacts
+from ops.cfn import artifacts, capacity, templates
 from ops.cfn.changeset import StackSpec
 from ops.cfn.deploy import deploy
 from ops.cfn.execute import POLL_SECONDS
+from ops.cfn.stacks import current_stack
 from ops.errors import OpsError
 
 
@@ -80,14 +84,19 @@ def deploy_api(
             f"no packaged API at {template_path}: run make package "
             "(python -m ops package-api) first"
         )
+    parameters = dict(target.parameters)
+    _, template = templates.read(template_path)
+    database = check_database_connections(ctx, stage, template, parameters)
     bucket = stages.artifacts_bucket(ctx, bucket)
     region = ctx.client("s3").meta.region_name
-    _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, bundle_file)
+    _, ca_sha256 = artifacts.upload_rds_ca_bundle(
+        ctx, bucket, region, bundle_file, proxy=bool(database and database.proxy)
+    )
     body = artifacts.packaged_template(ctx, template_path, bucket)
     spec = StackSpec(
         name=target.name,
         template_body=body,
-        parameters={**target.parameters, "DbSslCaSha256": ca_sha256},
+        parameters={**parameters, "DbSslCaSha256": ca_sha256},
         capabilities=target.capabilities,
         tags=target.tags,
         s3_bucket=bucket,
@@ -103,3 +112,36 @@ def deploy_api(
     ctx.say(f"endpoint: {url}")
     report.append_summary(ctx, f"### API endpoint ({stage})\n\n{url}")
     return url
+
+
+def check_database_connections(ctx, stage, template, parameters):
+    """Refuse (``OpsError``) an API that could hold more database connections than the stage's
+    database takes; say how many it can hold otherwise. Returns the ``capacity.Database`` of
+    the infra stack, or None when there is no infra stack to check against (the deploy then
+    fails on its imports, with CloudFormation's own message).
+
+    The containers counted are the ReservedConcurrency the change set will give the function
+    (``parameters``, else the deployed value, else the template's Default); with -1 the function
+    reserves nothing and can use all of the account's unreserved concurrency, which
+    GetAccountSettings reports.
+    """
+    cf = ctx.client("cloudformation")
+    infra = current_stack(cf, stages.stack_name(stage, "infra"))
+    if infra is None:
+        return None
+    database = capacity.Database.from_parameters(
+        {p["ParameterKey"]: p.get("ParameterValue") for p in infra.get("Parameters") or []}
+    )
+    api = current_stack(cf, stages.stack_name(stage, "api"))
+    reserved = templates.effective_parameter(template, parameters, api, "ReservedConcurrency")
+    if reserved is None:
+        return database  # a template that does not size the function (not the API's)
+    if int(reserved) == -1:
+        limit = ctx.client("lambda").get_account_settings()["AccountLimit"]
+        containers = limit["UnreservedConcurrentExecutions"]
+        source = "ReservedConcurrency=-1 (the account's unreserved concurrency)"
+    else:
+        containers, source = int(reserved), f"ReservedConcurrency={reserved}"
+    for line in capacity.check_connections(database, containers, source):
+        ctx.say(line)
+    return database
