@@ -138,8 +138,9 @@ def sweep_table(results):
     """The sweep as a Markdown table, one row per level."""
     lines = [
         "| warm containers | raw lookups/s | API lookups/s | API / raw | raw p50 / p99 µs "
-        "| API p50 / p99 µs | connections held (API) | connections opened (API) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| API p50 / p99 µs | client CPU µs per lookup, raw / API "
+        "| connections held (API) | connections opened (API) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for entry in results["sweep"]["levels"]:
         raw, api = entry["raw"], entry["api"]
@@ -147,7 +148,9 @@ def sweep_table(results):
             f"| {entry['containers']} | {raw['throughput_rps']:,.0f} "
             f"| {api['throughput_rps']:,.0f} | {entry['api_to_raw_throughput']:.2f} "
             f"| {raw['p50_us']:,.0f} / {raw['p99_us']:,.0f} "
-            f"| {api['p50_us']:,.0f} / {api['p99_us']:,.0f} | {api['connections_held']} "
+            f"| {api['p50_us']:,.0f} / {api['p99_us']:,.0f} "
+            f"| {raw['client_cpu_us']:,.0f} / {api['client_cpu_us']:,.0f} "
+            f"| {api['connections_held']} "
             f"| {api['connections_opened']} |"
         )
     saturates = results["sweep"]["summary"]["saturates_at"]

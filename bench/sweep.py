@@ -8,9 +8,12 @@ for the answer, send the next. Per level and contender:
 * **throughput**: lookups answered by all workers inside a common window (``duration`` seconds
   that start at the same ``CLOCK_MONOTONIC`` instant in every worker), divided by its length;
 * **p50 / p99**: over every lookup of every worker in that window;
-* **connections held**: counted by the server mid-window (``information_schema.PROCESSLIST``
-  rows for the sweep's own database, which nothing else uses), and each worker reports how many
-  connections it opened (one, if nothing reconnected).
+* **client CPU per lookup**: the workers' own CPU time (``time.process_time``) in the window,
+  divided by the lookups: what the client side costs, apart from the server's work;
+* **connections held**: counted by the server right after the window, while every worker still
+  holds its connection (``information_schema.PROCESSLIST`` rows for the sweep's own database,
+  which nothing else uses), and each worker reports how many connections it opened (one, if
+  nothing reconnected).
 
 ``raw`` is pymysql on an open connection running the API's ``FIND_PET_SQL``, the floor; ``api``
 is the Chalice app called as Lambda calls it, with prebuilt API Gateway events. Both check every
@@ -78,7 +81,7 @@ def _median_block(blocks):
     worst block's are kept."""
     summary = {
         key: round(statistics.median(b[key] for b in blocks), 1)
-        for key in ("throughput_rps", "p50_us", "p99_us")
+        for key in ("throughput_rps", "p50_us", "p99_us", "client_cpu_us")
     }
     summary["requests"] = sum(b["requests"] for b in blocks)
     for key in ("connections_held", "connections_opened"):
@@ -126,6 +129,11 @@ def _run_level(context, settings, kind, level, pets, duration, warmup_requests, 
         "p50_us": round(percentile(latencies, 0.50) / 1000, 1),
         "p99_us": round(percentile(latencies, 0.99) / 1000, 1),
         "requests": len(latencies),
+        # The worker's own CPU per lookup (client side: pymysql, and Chalice and the app for the
+        # API); the server's is not in it.
+        "client_cpu_us": round(
+            sum(r["cpu_seconds"] for r in reports) / max(1, len(latencies)) * 1e6, 1
+        ),
         "connections_held": held,
         "connections_opened": sum(r["connections_opened"] for r in reports),
         "per_worker_rps_spread": _spread([r.get("count", 0) / duration for r in reports]),
@@ -168,6 +176,7 @@ def _worker(
         clock = time.perf_counter_ns
         latencies = []
         i = 0
+        cpu_started = time.process_time()
         while time.monotonic() < end:
             name, request = requests[i % len(requests)]
             started = clock()
@@ -176,8 +185,10 @@ def _worker(
             player.check(name, answer, full=i % BODY_CHECK_EVERY == 0)
             latencies.append(elapsed)
             i += 1
+        cpu_seconds = time.process_time() - cpu_started
         report = {
             "count": len(latencies),
+            "cpu_seconds": cpu_seconds,
             "latencies_ns": latencies,
             "connections_opened": player.connections_opened(),
         }
