@@ -19,7 +19,7 @@ from apig_wsgi import make_lambda_handler
 from flask import Flask, jsonify, request
 
 from chalicelib import logs
-from chalicelib.db import Database, Unavailable, connector
+from chalicelib.db import Database, Unavailable, database
 from chalicelib.names import InvalidName, validate_name
 from chalicelib.pets import find_pet
 from chalicelib.settings import DbSettings
@@ -36,7 +36,7 @@ def create_app(settings=None, connect=None):
         if "db" not in holder:
             resolved = settings or DbSettings.from_env()
             holder["settings"] = resolved
-            holder["db"] = Database(connect or connector(resolved))
+            holder["db"] = Database(connect) if connect else database(resolved)
         return holder["db"]
 
     app.get_db = get_db

@@ -17,6 +17,9 @@ BEGIN = "<!-- BEGIN GENERATED: python -m bench rewrites this block -->"
 END = "<!-- END GENERATED -->"
 CONTENDERS = ["raw", "chalice", "flask", "chalice_bare"]
 ZIP_LIMIT_BYTES = 100 * 1024
+SWEEP_PLOT = "performance-sweep.png"
+# The sweep's target: the API keeps at least this share of the raw lookup's throughput.
+SWEEP_THROUGHPUT_RATIO = 0.7
 
 
 def machine(server_version):
@@ -103,7 +106,65 @@ def evaluate(results):
             None if size is None else size <= ZIP_LIMIT_BYTES,
         )
     )
+    targets += sweep_targets(results)
     return targets
+
+
+def sweep_targets(results):
+    sweep = results["sweep"]["summary"]
+    levels = [entry["containers"] for entry in results["sweep"]["levels"]]
+    mismatched = sweep["connections_mismatched"]
+    worst = sweep["worst_api_to_raw_throughput"]
+    return [
+        _target(
+            "sweep_connections",
+            f"Connections held = warm containers at every level ({levels[0]}-{levels[-1]})",
+            0,
+            len(mismatched),
+            not mismatched,
+        ),
+        _target(
+            "sweep_throughput",
+            f"API throughput >= {SWEEP_THROUGHPUT_RATIO} x raw lookup throughput at every level "
+            "(worst level)",
+            SWEEP_THROUGHPUT_RATIO,
+            worst,
+            worst >= SWEEP_THROUGHPUT_RATIO,
+        ),
+    ]
+
+
+def sweep_table(results):
+    """The sweep as a Markdown table, one row per level."""
+    lines = [
+        "| warm containers | raw lookups/s | API lookups/s | API / raw | raw p50 / p99 µs "
+        "| API p50 / p99 µs | client CPU µs per lookup, raw / API "
+        "| connections held (API) | connections opened (API) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for entry in results["sweep"]["levels"]:
+        raw, api = entry["raw"], entry["api"]
+        lines.append(
+            f"| {entry['containers']} | {raw['throughput_rps']:,.0f} "
+            f"| {api['throughput_rps']:,.0f} | {entry['api_to_raw_throughput']:.2f} "
+            f"| {raw['p50_us']:,.0f} / {raw['p99_us']:,.0f} "
+            f"| {api['p50_us']:,.0f} / {api['p99_us']:,.0f} "
+            f"| {raw['client_cpu_us']:,.0f} / {api['client_cpu_us']:,.0f} "
+            f"| {api['connections_held']} "
+            f"| {api['connections_opened']} |"
+        )
+    saturates = results["sweep"]["summary"]["saturates_at"]
+    lines += [
+        "",
+        (
+            f"The API's throughput stops growing (less than +10 % when the containers double) "
+            f"after {saturates} warm containers: there the {results['machine']['cores']} cores "
+            "are full, shared by the workers, MariaDB and the benchmark."
+            if saturates
+            else "The API's throughput still grows at the last level."
+        ),
+    ]
+    return "\n".join(lines)
 
 
 def _target(key, description, limit, value, met):
@@ -211,6 +272,53 @@ def plot(results, path):
     plt.close(figure)
 
 
+def plot_sweep(results, path):
+    """Throughput, latency and connections held against warm containers, API and raw."""
+    import matplotlib  # noqa: PLC0415 -- heavy; only the report needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- after choosing the Agg backend
+
+    levels = results["sweep"]["levels"]
+    containers = [entry["containers"] for entry in levels]
+    colours = {"raw": "tab:gray", "api": "tab:blue"}
+    labels = {"raw": "raw lookup", "api": "API (Chalice handler)"}
+    figure, (rate, latency, held) = plt.subplots(1, 3, figsize=(14, 4.2), dpi=110)
+    for kind in ("raw", "api"):
+        rows = [entry[kind] for entry in levels]
+        rate.plot(containers, [r["throughput_rps"] for r in rows], "o-", color=colours[kind],
+                  label=labels[kind])  # fmt: skip
+        latency.plot(containers, [r["p50_us"] for r in rows], "o-", color=colours[kind],
+                     label=f"{labels[kind]} p50")  # fmt: skip
+        latency.plot(containers, [r["p99_us"] for r in rows], "o--", color=colours[kind],
+                     label=f"{labels[kind]} p99")  # fmt: skip
+        held.plot(containers, [r["connections_held"] for r in rows], "o-", color=colours[kind],
+                  label=labels[kind])  # fmt: skip
+    held.plot(containers, containers, ":", color="black", label="one per container")
+    saturates = results["sweep"]["summary"]["saturates_at"]
+    if saturates:
+        rate.axvline(saturates, color="tab:red", alpha=0.5, linestyle=":")
+        rate.annotate(f"saturated after {saturates}", (saturates, 0), xytext=(4, 8),
+                      textcoords="offset points", color="tab:red", fontsize="small")  # fmt: skip
+    for axes, ylabel, title in (
+        (rate, "lookups per second, all containers", "throughput"),
+        (latency, "latency per lookup (µs)", "p50 and p99"),
+        (held, "connections the server holds", "connections held"),
+    ):
+        axes.set_xscale("log", base=2)
+        axes.set_xticks(containers, [str(c) for c in containers])
+        axes.set_xlabel("warm containers (one process and one connection each)")
+        axes.set_ylabel(ylabel)
+        axes.set_title(f"{title}, {results['machine']['cores']} cores, local MariaDB")
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize="small")
+    latency.set_yscale("log")
+    rate.set_ylim(bottom=0)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def write_json(results, path):
     Path(path).write_text(
         json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -245,6 +353,16 @@ def generated_block(results, plot_name):
             f"Connections opened per 1,000 warm requests: chalice "
             f"{results['connections']['chalice']['new_per_1000']}, flask "
             f"{results['connections']['flask']['new_per_1000']}.",
+            "",
+            "#### Concurrency sweep",
+            "",
+            f"{config['sweep_blocks']} blocks of {config['sweep_seconds']:g} s per level and "
+            "contender, alternating, medians over blocks; every container a forked process with "
+            f"its own connection; {config['sweep_pets']:,} pets (bench/sweep.py).",
+            "",
+            f"![Throughput, latency and connections against warm containers]({SWEEP_PLOT})",
+            "",
+            sweep_table(results),
             "",
             package_line,
             "",

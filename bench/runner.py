@@ -1,9 +1,11 @@
 """The command line: ``python -m bench [--quick] [--out DIR]``.
 
-A full run (``make bench``) measures 1e3, 1e5 and 1e6 pets and writes ``bench/results.json``,
-``docs/performance.png`` and the generated block of ``docs/performance.md``. ``--quick`` is the
-smoke check ``make test`` runs: tiny sizes and few iterations, written to ``--out`` (a temporary
-folder by default) so it never touches the committed results. Its timings mean nothing.
+A full run (``make bench``) measures 1e3, 1e5 and 1e6 pets, then the concurrency sweep (1 to 64
+warm containers, ``bench/sweep.py``), and writes ``bench/results.json``,
+``docs/performance.png``, ``docs/performance-sweep.png`` and the generated block of
+``docs/performance.md``. ``--quick`` is the smoke check ``make test`` runs: tiny sizes and few
+iterations, written to ``--out`` (a temporary folder by default) so it never touches the
+committed results. Its timings mean nothing.
 """
 
 import argparse
@@ -22,6 +24,7 @@ from bench import (
     package,
     profile,
     report,
+    sweep,
     warm,
 )
 from chalicelib.settings import DbSettings
@@ -39,6 +42,11 @@ FULL = {
     "cold_repeats": 15,
     "connection_requests": 1_000,
     "import_runs": 9,
+    "sweep_levels": list(sweep.FULL_LEVELS),
+    "sweep_seconds": 1.5,
+    "sweep_blocks": 3,
+    "sweep_warmup": 200,
+    "sweep_pets": 1_000,
 }
 QUICK = {
     "sizes": [50, 500],
@@ -48,6 +56,11 @@ QUICK = {
     "cold_repeats": 1,
     "connection_requests": 100,
     "import_runs": 1,
+    "sweep_levels": list(sweep.QUICK_LEVELS),
+    "sweep_seconds": 0.3,
+    "sweep_blocks": 1,
+    "sweep_warmup": 20,
+    "sweep_pets": 50,
 }
 
 
@@ -83,11 +96,16 @@ def main(argv=None):
     results["targets"] = report.evaluate(results)
 
     results_path, plot_path, doc_path = paths
+    sweep_plot_path = plot_path.with_name(report.SWEEP_PLOT)
     report.write_json(results, results_path)
     report.plot(results, plot_path)
+    report.plot_sweep(results, sweep_plot_path)
     report.write_doc(results, doc_path, plot_path.name)
     print(report.table(results))
-    print(f"\nwrote {results_path}, {plot_path}, {doc_path} in {results['elapsed_s']} s")
+    print(
+        f"\nwrote {results_path}, {plot_path}, {sweep_plot_path}, {doc_path} "
+        f"in {results['elapsed_s']} s"
+    )
     return 0
 
 
@@ -173,6 +191,21 @@ def run(config, seed, quick):
             {"module": module, "self_us": own, "cumulative_us": total}
             for module, own, total in profile.app_imports(roots["chalice"], config["import_runs"])
         ]
+
+        # Its own database: the connections the server holds to it are the sweep's workers'.
+        sweep_db = stack.enter_context(scratch_database(server, kind="bench_", migrated=True))
+        dataset.grow_to(sweep_db, 0, config["sweep_pets"])
+        say(f"concurrency sweep: {config['sweep_levels']} warm containers")
+        levels = sweep.measure(
+            sweep_db,
+            config["sweep_pets"],
+            config["sweep_levels"],
+            config["sweep_seconds"],
+            config["sweep_warmup"],
+            seed,
+            blocks=config["sweep_blocks"],
+        )
+        results["sweep"] = {"levels": levels, "summary": sweep.summary(levels)}
     cold_start["ratios"] = {
         "chalice_to_baseline": _ratio(
             cold_start["chalice"]["ready_ms"], cold_start["baseline"]["ready_ms"]

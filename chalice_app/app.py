@@ -23,7 +23,7 @@ import time
 from chalice import Chalice, Response
 
 from chalicelib import logs
-from chalicelib.db import Database, Unavailable, connector
+from chalicelib.db import Database, Unavailable, database
 from chalicelib.names import InvalidName, decode_path_name
 from chalicelib.pets import find_pet
 from chalicelib.settings import DbSettings, SettingsError
@@ -62,7 +62,7 @@ def create_app(settings=None, connect=None, env=None):
                 # A deploy mistake, not a client's: 503 and a log line naming the variable.
                 raise Unavailable(f"bad configuration: {exc}") from exc
             holder["settings"] = resolved
-            holder["db"] = Database(connect or connector(resolved))
+            holder["db"] = Database(connect) if connect else database(resolved)
         return holder["db"]
 
     app.get_db = get_db

@@ -38,6 +38,11 @@ class Stage:
     # Concurrent executions deploy-api reserves for the API when the account has room
     # (ops.cfn.capacity decides; it reserves none otherwise).
     reserved_concurrency: int = 10
+    # Template parameters this stage sets beyond the ones every stage gets, e.g. readers or the
+    # proxy: {"DbReaderCount": "1", "EnableDbProxy": "true"} (docs/scaling.md). Kept in git, so a
+    # change of capacity is reviewed and deployed like any other change.
+    infra: dict = field(default_factory=dict)
+    api: dict = field(default_factory=dict)
 
 
 STAGES = (Stage("dev", previews_pull_requests=True), Stage("prod", protected=True))
@@ -66,7 +71,10 @@ def add_stage_argument(parser, required=True, help=None):
 
 
 def get(name):
-    """The ``Stage`` called ``name``; a one-line error naming the stages otherwise."""
+    """The ``Stage`` called ``name`` (or ``name`` itself, a ``Stage``); a one-line error naming
+    the stages otherwise."""
+    if isinstance(name, Stage):
+        return name
     for stage in STAGES:
         if stage.name == name:
             return stage
@@ -79,7 +87,8 @@ def stack_name(stage, part):
 
 def stacks(stage, root=ROOT):
     """The stage's stacks in deploy order."""
-    name = get(stage).name
+    stage = get(stage)
+    name = stage.name
     root = Path(root)
     tags = {"project": "pets", "stage": name}
     return [
@@ -88,8 +97,9 @@ def stacks(stage, root=ROOT):
             name=stack_name(name, "infra"),
             template=root / "cloudformation" / "infra.yaml",
             parameters={
+                **stage.infra,
                 "Stage": name,
-                "DbDeletionProtection": "true" if get(name).protected else "false",
+                "DbDeletionProtection": "true" if stage.protected else "false",
             },
             tags=tags,
         ),
@@ -97,7 +107,7 @@ def stacks(stage, root=ROOT):
             part="api",
             name=stack_name(name, "api"),
             template=root / "build" / "api" / "sam.yaml",
-            parameters={"Stage": name},
+            parameters={**stage.api, "Stage": name},
             capabilities=(*IAM, "CAPABILITY_AUTO_EXPAND"),  # the SAM transform is a macro
             tags=tags,
             packaged=True,

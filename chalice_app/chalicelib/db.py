@@ -3,8 +3,18 @@
 Why not ``ping()`` before each query: it is a second round trip on every request. Instead a query
 runs on the connection as it is; if that connection was reused and fails at once (the server
 closed it: ``KILL``, ``wait_timeout``, a restart), it is replaced and the query runs once more.
-A failure that took time (a hanging server) is not retried, so an unavailable database answers
-within ``connect_timeout + read_timeout`` (2 s + 2 s by default), well inside the API's 5 s.
+
+Readers: the connection goes to ``DB_HOST`` (the reader endpoint when the cluster has readers).
+When that host cannot be reached, or fails in use, and a fallback is configured
+(``DB_FALLBACK_HOST``: the writer), the container reads from the fallback instead for
+``FALLBACK_SECONDS`` and then tries ``DB_HOST`` again. A reader that vanished costs no error at
+all (a refused or reset connection fails fast, and the same request goes to the writer); one that
+hangs costs one 503, after which the container is on the writer. A lookup never mistakes a
+failure for "no such pet": it is an answer from a server, or ``Unavailable``.
+
+Retries happen only while the request is young: no attempt starts after ``_STALE_FAILURE_SECONDS``,
+so an unavailable database still answers within ``_STALE_FAILURE_SECONDS + connect_timeout +
+read_timeout`` (1 s + 2 s + 2 s by default), inside the API's 5 s.
 
 Every failure to reach or use the database is raised as ``Unavailable``, whose message is safe
 to log; the caller turns it into a 503.
@@ -21,8 +31,12 @@ from .tls import ssl_options
 
 log = logging.getLogger(__name__)
 
-# A reused connection that fails faster than this was closed by the server, not left hanging.
+# A failure faster than this was a closed or refused connection, not a hanging server: worth
+# one more attempt within the API's time budget.
 _STALE_FAILURE_SECONDS = 1.0
+# How long a container reads from the fallback before it tries its own host again.
+FALLBACK_SECONDS = 30.0
+_CONNECTION_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
 
 
 class Unavailable(RuntimeError):
@@ -32,38 +46,69 @@ class Unavailable(RuntimeError):
 class Database:
     """A lazily opened connection and the one retry policy around it.
 
-    ``connect`` opens a new DB-API connection; it is injected so tests and benchmarks can count
-    connections or point at a private server. ``clock`` is ``time.monotonic`` outside tests.
+    ``connect`` opens a new DB-API connection to the primary host (``DB_HOST``); ``fallback``,
+    when given, to the host used while the primary cannot answer (``DB_FALLBACK_HOST``). Both
+    are injected so tests and benchmarks can count connections or point at a private server.
+    ``clock`` is ``time.monotonic`` outside tests.
     """
 
-    def __init__(self, connect, clock=time.monotonic):
+    def __init__(self, connect, clock=time.monotonic, fallback=None):
         self._connect = connect
+        self._fallback = fallback
         self._clock = clock
         self._conn = None
+        self._on_fallback = False
+        # Until then, new connections go to the fallback (the primary failed at that time).
+        self._primary_down_until = 0.0
         self.connections_opened = 0
+
+    @property
+    def on_fallback(self):
+        """Whether the open connection (or the next one) is the fallback's."""
+        return self._on_fallback if self._conn is not None else self._primary_is_down()
 
     def fetch_one(self, sql, args):
         """Run one read-only, parameterized query and return its first row, or ``None``."""
-        reused = self._conn is not None
         started = self._clock()
-        try:
-            return self._fetch_one(sql, args)
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
-            self.close()
-            if not (reused and self._clock() - started < _STALE_FAILURE_SECONDS):
-                raise Unavailable(_describe(exc)) from exc
-            log.info("database connection was closed by the server; reconnecting")
-        try:
-            return self._fetch_one(sql, args)
-        except pymysql.err.MySQLError as exc:
-            self.close()
-            raise Unavailable(_describe(exc)) from exc
+        if self._on_fallback and started >= self._primary_down_until:
+            self.close()  # time to go back to the primary
+        while True:
+            reused = self._conn is not None
+            try:
+                return self._fetch_one(sql, args)
+            except _CONNECTION_ERRORS as exc:
+                failed_on_fallback = self._on_fallback
+                self.close()
+                now = self._clock()
+                young = now - started < _STALE_FAILURE_SECONDS
+                # A reused connection that fails at once was closed by the server while idle;
+                # anything else (refused, reset on a new connection, a hang) is the host's fault.
+                stale = reused and young
+                if self._fallback is not None and not failed_on_fallback and not stale:
+                    self._primary_down_until = now + FALLBACK_SECONDS
+                if not young:
+                    raise Unavailable(_describe(exc)) from exc
+                if stale:
+                    log.info("database connection was closed by the server; reconnecting")
+                elif self._fallback is not None and not failed_on_fallback:
+                    log.warning(
+                        "database host unavailable; reading from the fallback",
+                        extra={"fields": {"reason": _describe(exc)}},
+                    )
+                else:
+                    raise Unavailable(_describe(exc)) from exc
+
+    def _primary_is_down(self):
+        return self._fallback is not None and self._clock() < self._primary_down_until
 
     def _fetch_one(self, sql, args):
         if self._conn is None:
+            on_fallback = self._primary_is_down()
+            connect = self._fallback if on_fallback else self._connect
             try:
-                self._conn = self._connect()
-            except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+                self._conn = connect()
+            except _CONNECTION_ERRORS:
+                self._on_fallback = on_fallback
                 raise  # a connection failure like any other: the caller decides
             except pymysql.err.MySQLError as exc:
                 # A protocol or programming error while connecting (a bad DB_NAME, a garbled
@@ -75,19 +120,21 @@ class Database:
                 # Opening a connection reads an AWS secret and fetches and loads TLS files: any
                 # failure there means "cannot connect", and must be a 503, never a 500.
                 raise Unavailable(f"cannot open a connection: {type(exc).__name__}") from exc
+            self._on_fallback = on_fallback
             self.connections_opened += 1
         try:
             with self._conn.cursor() as cursor:
                 cursor.execute(sql, args)
                 return cursor.fetchone()
         except pymysql.err.MySQLError as exc:
-            if not isinstance(exc, (pymysql.err.OperationalError, pymysql.err.InterfaceError)):
+            if not isinstance(exc, _CONNECTION_ERRORS):
                 # Not a connection problem (a bug or a schema mismatch): still never a 500.
                 raise Unavailable(_describe(exc)) from exc
             raise
 
     def close(self):
         conn, self._conn = self._conn, None
+        self._on_fallback = False
         if conn is not None:
             # Closing a broken socket can fail in many ways; the connection is gone either way.
             with contextlib.suppress(Exception):
@@ -149,3 +196,12 @@ def open_connection(*, connect_timeout, read_timeout, **options):
         # pymysql has no setter; it applies _read_timeout to the socket before each read.
         conn._read_timeout = read_timeout
     return conn
+
+
+def database(settings, session_factory=None):
+    """The ``Database`` that ``settings`` describe: ``DB_HOST``, and the fallback if one is set."""
+    fallback = settings.fallback()
+    return Database(
+        connector(settings, session_factory),
+        fallback=connector(fallback, session_factory) if fallback else None,
+    )

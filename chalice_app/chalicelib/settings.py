@@ -4,6 +4,12 @@ Locally these are the ``DB_*`` variables. In AWS the template sets ``DB_HOST``, 
 ``DB_USER`` and ``DB_AUTH`` and never a password: ``DB_AUTH=iam`` signs an IAM authentication
 token per connection, ``DB_AUTH=secret`` reads ``DB_SECRET_ARN`` from Secrets Manager per
 connection (so a rotated secret takes effect on the next connection). See ``credentials.py``.
+
+``DB_HOST`` is where lookups go: in AWS the infra stack says which endpoint that is (the reader
+endpoint when the cluster has readers, the writer's otherwise, through RDS Proxy when it is on),
+so adding readers needs no code change. ``DB_FALLBACK_HOST`` (with ``DB_FALLBACK_PORT``, which
+defaults to ``DB_PORT``) is where they go when ``DB_HOST`` cannot answer: the writer. See
+``db.py`` and docs/scaling.md.
 """
 
 import os
@@ -47,6 +53,8 @@ class DbSettings(NamedTuple):
     connect_timeout: float = 2.0
     read_timeout: float = 2.0
     retry_after: int = 15  # seconds; an auto-paused Aurora cluster takes up to ~15 s to resume
+    fallback_host: str = ""  # empty: no fallback; in AWS, the writer when host is a reader
+    fallback_port: int = 0  # 0: the same as port
 
     @classmethod
     def from_env(cls, env=None):
@@ -65,7 +73,16 @@ class DbSettings(NamedTuple):
             connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", d["connect_timeout"], float),
             read_timeout=_number(env, "DB_READ_TIMEOUT", d["read_timeout"], float),
             retry_after=_number(env, "DB_RETRY_AFTER", d["retry_after"], int),
+            fallback_host=env.get("DB_FALLBACK_HOST", d["fallback_host"]),
+            fallback_port=_number(env, "DB_FALLBACK_PORT", d["fallback_port"], int),
         )
+
+    def fallback(self):
+        """The settings of the fallback, or None when there is none (or it is ``host`` itself)."""
+        port = self.fallback_port or self.port
+        if not self.fallback_host or (self.fallback_host, port) == (self.host, self.port):
+            return None
+        return self._replace(host=self.fallback_host, port=port, fallback_host="", fallback_port=0)
 
     def __repr__(self):
         # Never print the password, even by accident in a log line or a traceback.

@@ -30,6 +30,12 @@ ARTIFACT_PROPERTIES = {
     "AWS::Serverless::Api": "DefinitionUri",
 }
 RDS_CA_URL = "https://truststore.pki.rds.amazonaws.com/{region}/{region}-bundle.pem"
+# RDS Proxy presents an ACM certificate, not an RDS one: its clients verify it with the Amazon
+# Trust Services roots (Aurora User Guide, "Using TLS/SSL with RDS Proxy").
+AMAZON_TRUST_ROOT_URLS = tuple(
+    f"https://www.amazontrust.com/repository/{name}.pem"
+    for name in ("AmazonRootCA1", "AmazonRootCA2", "AmazonRootCA3", "AmazonRootCA4", "SFSRootCAG2")
+)
 
 
 def artifact_key(path, prefix="api"):
@@ -167,19 +173,29 @@ def rds_ca_key(region, digest):
     return f"rds-ca/{region}-{digest}.pem"
 
 
-def upload_rds_ca_bundle(ctx, bucket, region, bundle_file=None):
+def upload_rds_ca_bundle(ctx, bucket, region, bundle_file=None, proxy=False):
     """Put the RDS CA bundle of ``region`` at ``s3://bucket/rds-ca/<region>-<sha256>.pem``.
 
     The API reads it through ``DB_SSL_CA`` (an ``s3://`` value) to verify Aurora's TLS
     certificate, and the admin host to migrate. ``bundle_file`` uses a local copy instead of
-    downloading it (through ``ctx.fetch``). Returns ``(uri, sha256 hex)``: the readers check the
-    digest, because both stages' deploy roles may write this key.
+    downloading it (through ``ctx.fetch``). With ``proxy`` (the API connects through RDS Proxy)
+    the Amazon Trust Services roots are added, which verify the proxy's certificate. Returns
+    ``(uri, sha256 hex)``: the readers check the digest, because both stages' deploy roles may
+    write this key.
     """
     url = RDS_CA_URL.format(region=region)
     data = Path(bundle_file).read_bytes() if bundle_file else http.get_body(ctx.fetch, url)
     if b"-----BEGIN CERTIFICATE-----" not in data:
         raise OpsError(f"the RDS CA bundle from {bundle_file or url} holds no PEM certificate")
+    label = f"the RDS CA bundle for {region}"
+    if proxy:
+        for root_url in AMAZON_TRUST_ROOT_URLS:
+            root = http.get_body(ctx.fetch, root_url)
+            if b"-----BEGIN CERTIFICATE-----" not in root:
+                raise OpsError(f"{root_url} holds no PEM certificate")
+            data = data.rstrip(b"\n") + b"\n" + root
+        label += " and the Amazon Trust Services roots (RDS Proxy)"
     digest = hashlib.sha256(data).hexdigest()
     key = rds_ca_key(region, digest)
-    put_if_absent(ctx, bucket, key, data, f"the RDS CA bundle for {region}", "text/plain")
+    put_if_absent(ctx, bucket, key, data, label, "text/plain")
     return f"s3://{bucket}/{key}", digest

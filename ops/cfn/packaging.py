@@ -31,7 +31,15 @@ MERGE_TEMPLATE = ROOT / "cloudformation" / "api" / "merge.yaml"
 DEFAULT_OUT = ROOT / "build" / "api"
 # Any region name works (see the module docstring); this one is used only when none is set.
 FALLBACK_REGION = "us-east-1"
-REQUIRED_VARIABLES = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_AUTH", "DB_SSL_CA")
+REQUIRED_VARIABLES = (
+    "DB_HOST",
+    "DB_FALLBACK_HOST",
+    "DB_PORT",
+    "DB_NAME",
+    "DB_USER",
+    "DB_AUTH",
+    "DB_SSL_CA",
+)
 
 
 def package(stage, out, ctx, chalice=None):

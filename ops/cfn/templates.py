@@ -122,6 +122,21 @@ def merge_parameters(template, overrides, existing=None):
     return result
 
 
+def effective_parameter(template, overrides, stack, key):
+    """The value ``key`` would have after a change set made by ``merge_parameters``: the
+    override, else the deployed stack's value (``stack`` is a DescribeStacks entry or None),
+    else the template's Default; None when it has none of them."""
+    if key in overrides:
+        return str(overrides[key])
+    for parameter in (stack or {}).get("Parameters") or []:
+        if parameter["ParameterKey"] == key:
+            return parameter.get("ParameterValue")
+    spec = (template.get("Parameters") or {}).get(key)
+    if isinstance(spec, dict) and "Default" in spec:
+        return str(spec["Default"])
+    return None
+
+
 def to_json(template):
     """A parsed template as JSON text, as compact as stays readable."""
     return json.dumps(template, indent=1, ensure_ascii=False, default=str)

@@ -16,7 +16,7 @@ the network.
 from pathlib import Path
 
 from ops import report, stages
-from ops.cfn import artifacts, capacity
+from ops.cfn import artifacts, capacity, templates
 from ops.cfn.changeset import StackSpec
 from ops.cfn.deploy import deploy
 from ops.cfn.execute import POLL_SECONDS
@@ -105,22 +105,27 @@ def deploy_api(
             f"no packaged API at {template_path}: run make package "
             "(python -m ops package-api) first"
         )
-    bucket = stages.artifacts_bucket(ctx, stage, bucket)
-    region = ctx.client("s3").meta.region_name
-    _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, bundle_file)
-    body = artifacts.packaged_template(ctx, template_path, bucket)
-    parameters = {**target.parameters, "DbSslCaSha256": ca_sha256}
+    _, template = templates.read(template_path)
+    parameters = dict(target.parameters)
     wanted = reserved_concurrency or stages.get(stage).reserved_concurrency
     concurrency = _concurrency(ctx, target.name, wanted)
     if concurrency is not None:
         parameters["ReservedConcurrency"] = concurrency.parameter
+    database = check_database_connections(ctx, stage, template, parameters, concurrency)
+    bucket = stages.artifacts_bucket(ctx, stage, bucket)
+    region = ctx.client("s3").meta.region_name
+    _, ca_sha256 = artifacts.upload_rds_ca_bundle(
+        ctx, bucket, region, bundle_file, proxy=bool(database and database.proxy)
+    )
+    body = artifacts.packaged_template(ctx, template_path, bucket)
     spec = StackSpec(
         name=target.name,
         template_body=body,
-        parameters=parameters,
+        parameters={**parameters, "DbSslCaSha256": ca_sha256},
         capabilities=target.capabilities,
         tags=target.tags,
         s3_bucket=bucket,
+        s3_prefix=f"templates/{stage}",
         role_arn=stages.execution_role_arn(ctx, stage),
     )
     outputs = deploy(ctx, spec, execute=execute, poll=poll)
@@ -148,3 +153,45 @@ def _concurrency(ctx, stack_name, wanted):
     ctx.say(f"deploy-api: {decision.reason}")
     report.append_summary(ctx, f"### API concurrency (`{stack_name}`)\n\n{decision.reason}")
     return decision
+
+
+def check_database_connections(ctx, stage, template, parameters, concurrency=None):
+    """Refuse (``OpsError``) an API that could hold more database connections than the stage's
+    database takes; say how many it can hold otherwise. Returns the ``capacity.Database`` of
+    the infra stack, or None when there is no infra stack to check against (the deploy then
+    fails on its imports, with CloudFormation's own message).
+
+    The containers counted are the most the function can have: what ``concurrency`` (the
+    decision above) allows, else the ReservedConcurrency the change set will give it
+    (``parameters``, else the deployed value, else the template's Default); with -1 the
+    function can use all of the account's unreserved concurrency, which GetAccountSettings
+    reports.
+    """
+    cf = ctx.client("cloudformation")
+    infra = current_stack(cf, stages.stack_name(stage, "infra"))
+    if infra is None:
+        return None
+    database = capacity.Database.from_parameters(
+        {p["ParameterKey"]: p.get("ParameterValue") for p in infra.get("Parameters") or []}
+    )
+    if concurrency is not None:
+        containers = concurrency.limit
+        source = (
+            f"ReservedConcurrency={concurrency.reserved}"
+            if concurrency.reserved != capacity.NONE
+            else "ReservedConcurrency=-1 (the account's unreserved concurrency)"
+        )
+    else:
+        api = current_stack(cf, stages.stack_name(stage, "api"))
+        reserved = templates.effective_parameter(template, parameters, api, "ReservedConcurrency")
+        if reserved is None:
+            return database  # a template that does not size the function (not the API's)
+        if int(reserved) == capacity.NONE:
+            limit = ctx.client("lambda").get_account_settings()["AccountLimit"]
+            containers = limit["UnreservedConcurrentExecutions"]
+            source = "ReservedConcurrency=-1 (the account's unreserved concurrency)"
+        else:
+            containers, source = int(reserved), f"ReservedConcurrency={reserved}"
+    for line in capacity.check_connections(database, containers, source):
+        ctx.say(line)
+    return database

@@ -51,11 +51,22 @@ Resources:
 """
 
 
-def make_package(root, handler_source="def handler(event, context):\n    return {}\n"):
-    """Write ``build/api/sam.yaml`` and ``build/api/deployment.zip`` under ``root``."""
+def make_package(
+    root, handler_source="def handler(event, context):\n    return {}\n", reserved_concurrency=None
+):
+    """Write ``build/api/sam.yaml`` and ``build/api/deployment.zip`` under ``root``; with
+    ``reserved_concurrency``, the template declares ReservedConcurrency with that Default."""
     package = root / "build" / "api"
     package.mkdir(parents=True, exist_ok=True)
-    (package / "sam.yaml").write_text(SAM_TEMPLATE, encoding="utf-8")
+    template = SAM_TEMPLATE
+    if reserved_concurrency is not None:
+        template = template.replace(
+            "Resources:\n",
+            f"  ReservedConcurrency:\n    Type: Number\n    Default: {reserved_concurrency}\n"
+            "Resources:\n",
+            1,
+        )
+    (package / "sam.yaml").write_text(template, encoding="utf-8")
     with zipfile.ZipFile(package / "deployment.zip", "w") as archive:
         archive.writestr("app.py", handler_source)
     return package
@@ -69,3 +80,27 @@ def make_infra(root):
 
 
 PEM = b"-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+
+
+DATABASE_PARAMETERS = """\
+Description: stand-in for pets-<stage>-infra, with the database parameters deploy-api reads
+Parameters:
+  DbMaxCapacity:
+    Type: Number
+  DbReaderCount:
+    Type: Number
+  EnableDbProxy:
+    Type: String
+Resources:
+  Marker:
+    Type: AWS::SNS::Topic
+"""
+
+
+def create_infra_stack(cloudformation, stage="dev", **parameters):
+    """A moto pets-<stage>-infra stack whose parameters are ``parameters`` (strings)."""
+    cloudformation.create_stack(
+        StackName=f"pets-{stage}-infra",
+        TemplateBody=DATABASE_PARAMETERS,
+        Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
+    )

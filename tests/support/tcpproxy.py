@@ -1,8 +1,11 @@
 """A TCP proxy in front of the real database, for fault tests.
 
 It forwards bytes both ways and can, on command, stop answering (``freeze``: a hanging server),
-drop every open connection (``drop_all``: a server restart as clients see it), or refuse new
-connections (``close``). The database behind it is real; only the network path is controlled.
+drop every open connection (``drop_all``: a server restart as clients see it), drop them and turn
+new ones away until ``restore`` (``cut``: a server that is down for a while, as during a restart
+or a failover), or refuse new connections for good (``close``). ``accepted`` counts the
+connections it let through, so a test can tell which of two proxies a client used. The database
+behind it is real; only the network path is controlled.
 """
 
 import contextlib
@@ -17,6 +20,8 @@ class TcpProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._frozen = threading.Event()
+        self._cut = threading.Event()
+        self.accepted = 0
         self._conns = []
         self._lock = threading.Lock()
         self._closed = False
@@ -28,6 +33,14 @@ class TcpProxy:
 
     def thaw(self):
         self._frozen.clear()
+
+    def cut(self):
+        """Drop every connection and close each new one at once, until ``restore``."""
+        self._cut.set()
+        self.drop_all()
+
+    def restore(self):
+        self._cut.clear()
 
     def drop_all(self):
         """Close every open connection, as a server restart does."""
@@ -49,6 +62,9 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._cut.is_set():
+                client.close()  # the client reads end-of-file before any greeting: a reset
+                continue
             try:
                 upstream = socket.create_connection(self._target)
             except OSError:
@@ -56,6 +72,7 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._conns += [client, upstream]
+                self.accepted += 1
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 

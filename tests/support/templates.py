@@ -88,3 +88,92 @@ def walk(node, path=()):
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from walk(value, (*path, index))
+
+
+def parameter_values(template, **given):
+    """Every parameter's value as CloudFormation sees it: ``given`` ones, else the Default,
+    as strings (a Number parameter's Ref is a string in Fn::Equals)."""
+    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    unknown = set(given) - set(values)
+    assert not unknown, f"not parameters of the template: {sorted(unknown)}"
+    values.update({name: str(value) for name, value in given.items()})
+    return values
+
+
+_EVALUATED = {
+    "Ref", "Condition", "Fn::If", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Fn::Contains",
+}  # fmt: skip
+
+
+def evaluate(node, values, conditions):
+    """The value of a condition, rule assertion or Fn::If-built value for these parameters.
+
+    Understands what the templates use: Ref to a parameter, Fn::Equals, Fn::Not, Fn::And,
+    Fn::Or, Fn::Contains, Condition, Fn::If; anything else (Fn::GetAtt, Fn::Select ...) is
+    returned as it is, so a resolved Fn::If shows the branch it took.
+    """
+    if isinstance(node, list):
+        return [evaluate(item, values, conditions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1 or next(iter(node)) not in _EVALUATED:
+        return {key: evaluate(value, values, conditions) for key, value in node.items()}
+    ((key, arg),) = node.items()
+    if key == "Ref":
+        return values.get(arg, node)  # a resource's Ref stays as it is
+    if key == "Condition":
+        return conditions[arg]
+    if key == "Fn::If":
+        name, when_true, when_false = arg
+        return evaluate(when_true if conditions[name] else when_false, values, conditions)
+    if key == "Fn::Equals":
+        left, right = (evaluate(a, values, conditions) for a in arg)
+        return str(left) == str(right)
+    if key == "Fn::Not":
+        return not evaluate(arg[0], values, conditions)
+    if key == "Fn::And":
+        return all(evaluate(a, values, conditions) for a in arg)
+    if key == "Fn::Or":
+        return any(evaluate(a, values, conditions) for a in arg)
+    options, value = (evaluate(a, values, conditions) for a in arg)  # Fn::Contains
+    return str(value) in [str(o) for o in options]
+
+
+def conditions_for(template, values):
+    """``{condition: bool}`` for parameter ``values`` (conditions may refer to earlier ones)."""
+    resolved = {}
+    pending = dict(template.get("Conditions", {}))
+    while pending:
+        before = len(pending)
+        for name, node in list(pending.items()):
+            try:
+                resolved[name] = evaluate(node, values, resolved)
+            except KeyError:
+                continue  # refers to a condition not resolved yet
+            del pending[name]
+        assert len(pending) < before, f"conditions refer to unknown ones: {sorted(pending)}"
+    return resolved
+
+
+def deployed(template, **given):
+    """What a stack of ``template`` would hold for these parameters: ``(resources, outputs,
+    failed rule names)``, conditions applied and Fn::If resolved."""
+    values = parameter_values(template, **given)
+    conditions = conditions_for(template, values)
+    resources = {
+        name: evaluate(resource, values, conditions)
+        for name, resource in template["Resources"].items()
+        if conditions.get(resource.get("Condition"), True)
+    }
+    outputs = {
+        name: evaluate(output["Value"], values, conditions)
+        for name, output in template.get("Outputs", {}).items()
+        if conditions.get(output.get("Condition"), True)
+    }
+    failed = [
+        name
+        for name, rule in template.get("Rules", {}).items()
+        if evaluate(rule.get("RuleCondition", True), values, conditions)
+        and not all(evaluate(a["Assert"], values, conditions) for a in rule["Assertions"])
+    ]
+    return resources, outputs, failed

@@ -169,3 +169,19 @@ def test_stages_are_listed_in_deploy_order():
     assert api.parameters == {"Stage": "prod"}  # only what merge.yaml declares
     with pytest.raises(OpsError):
         stages.stacks("staging")
+
+
+def test_a_stage_sets_capacity_parameters_in_git_but_never_its_name_or_protection():
+    stage = stages.Stage(
+        "prod",
+        protected=True,
+        infra={"DbReaderCount": "1", "Stage": "dev", "DbDeletionProtection": "false"},
+        api={"ReservedConcurrency": "40"},
+    )
+    infra = stages.stack(stage, "infra").parameters
+    assert infra == {"DbReaderCount": "1", "Stage": "prod", "DbDeletionProtection": "true"}
+    assert stages.stack(stage, "api").parameters == {"ReservedConcurrency": "40", "Stage": "prod"}
+    assert stages.stack("dev", "infra").parameters == {
+        "Stage": "dev",
+        "DbDeletionProtection": "false",
+    }  # the stages as defined set nothing else: the templates' defaults apply

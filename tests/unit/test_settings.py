@@ -77,3 +77,26 @@ def test_bad_configuration_in_lambda_is_503_not_500():
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["code"] == "ServiceUnavailable"
     assert response["headers"]["Retry-After"] == "15"
+
+
+def test_the_fallback_is_the_writer_on_the_same_port_unless_given():
+    settings = DbSettings.from_env({"DB_HOST": "reader", "DB_FALLBACK_HOST": "writer"})
+    fallback = settings.fallback()
+    assert (fallback.host, fallback.port, fallback.user) == ("writer", 3306, "root")
+    assert fallback.fallback() is None  # a fallback has no fallback of its own
+    other_port = DbSettings.from_env({"DB_FALLBACK_HOST": "127.0.0.1", "DB_FALLBACK_PORT": "3307"})
+    assert other_port.fallback().port == 3307
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # no readers configured
+        {
+            "DB_HOST": "writer",
+            "DB_FALLBACK_HOST": "writer",
+        },  # no readers: the stack sets both alike
+    ],
+)
+def test_no_fallback_when_there_is_nothing_else_to_read(env):
+    assert DbSettings.from_env(env).fallback() is None

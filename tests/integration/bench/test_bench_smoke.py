@@ -22,6 +22,8 @@ TARGETS = {
     "cold_vs_flask",
     "connections",
     "zip_size",
+    "sweep_connections",
+    "sweep_throughput",
 }
 
 
@@ -48,11 +50,11 @@ def _number(value):
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
-def test_quick_mode_writes_results_plot_and_doc(quick_run):
+def test_quick_mode_writes_results_plots_and_doc(quick_run):
     out, done, _ = quick_run
-    assert (out / "performance.png").read_bytes().startswith(b"\x89PNG")
-    doc = (out / "performance.md").read_text(encoding="utf-8")
-    assert "performance.png" in doc
+    for plot in ("performance.png", "performance-sweep.png"):
+        assert (out / plot).read_bytes().startswith(b"\x89PNG")
+        assert plot in (out / "performance.md").read_text(encoding="utf-8")
     assert "| target | value | verdict |" in done.stdout
 
 
@@ -103,6 +105,17 @@ def test_results_file_is_well_formed(quick_run):
     package = results["package"]
     assert isinstance(package["how"], str)
     assert package["bytes"] is None or package["bytes"] > 0
+
+    sweep = results["sweep"]
+    assert [level["containers"] for level in sweep["levels"]] == [1, 2]
+    for level in sweep["levels"]:
+        for kind in ("raw", "api"):
+            row = level[kind]
+            assert row["throughput_rps"] > 0 and row["p99_us"] >= row["p50_us"] > 0
+            # Each container is one process holding one connection, counted by the server.
+            assert row["connections_held"] == row["connections_opened"] == level["containers"]
+        assert _number(level["api_to_raw_throughput"])
+    assert sweep["summary"]["connections_mismatched"] == []
 
     assert {t["id"] for t in results["targets"]} == TARGETS
     for target in results["targets"]:

@@ -36,6 +36,9 @@ HOST = "i-0aaaabbbbccccdddd"
 BUCKET = "pets-artifacts-123456789012"
 PASSWORD = "Sup3r-S3cret-Pa55word"  # pragma: allowlist secret -- fake; must never leak
 ENDPOINT = "pets-dev.cluster-abc.us-east-1.rds.amazonaws.com"
+# Where the API reads on a stage with readers behind RDS Proxy: never where migrations go.
+API_READ_ENDPOINT = "pets-dev-read.endpoint.proxy-abc.us-east-1.rds.amazonaws.com"
+API_WRITER_ENDPOINT = "pets-dev.proxy-abc.us-east-1.rds.amazonaws.com"
 MASTER_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-abc-Ab12Cd"
 
 
@@ -112,6 +115,8 @@ class Stage:
             {
                 "HostInstanceId": HOST,
                 "DbClusterEndpoint": ENDPOINT,
+                "DbApiReadEndpoint": API_READ_ENDPOINT,
+                "DbApiWriterEndpoint": API_WRITER_ENDPOINT,
                 "DbClusterPort": "3306",
                 "DbMasterSecretArn": self.secret_arn,
             },
@@ -215,6 +220,8 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
     ]
     everything = json.dumps(command, default=str) + stage.ctx.out.getvalue()
     everything += stage.ctx.err.getvalue()
+    # Migrations write: always the cluster's writer endpoint, never a reader or the proxy.
+    assert API_READ_ENDPOINT not in everything and API_WRITER_ENDPOINT not in everything
     assert PASSWORD not in everything
     assert "DB_PASSWORD" not in everything
     assert PASSWORD.encode() not in data

@@ -73,7 +73,9 @@ def test_lambda_runs_in_the_private_subnets_with_the_api_security_group(api):
 
 def test_lambda_database_settings_come_from_the_infra_exports_and_name_no_secret(api):
     variables = _handler(api)["Environment"]["Variables"]
-    assert variables["DB_HOST"] == _import("DbClusterEndpoint")
+    # Reads go where the infra stack says (readers, proxy) and fall back to the writer.
+    assert variables["DB_HOST"] == _import("DbApiReadEndpoint")
+    assert variables["DB_FALLBACK_HOST"] == _import("DbApiWriterEndpoint")
     assert variables["DB_PORT"] == _import("DbClusterPort")
     assert variables["DB_NAME"] == "pets"
     assert variables["DB_USER"] == {"Fn::Sub": "pets_api_${Stage}"}
@@ -97,8 +99,9 @@ def test_lambda_role_connects_as_its_stage_api_user_only_and_reads_only_the_ca_b
     # The deploy pins DB_SSL_CA to an object version: both reads name the same object.
     assert granted["s3:GetObjectVersion"] == granted["s3:GetObject"]
     (connect,) = granted["rds-db:connect"]
-    assert connect["Fn::Sub"][0].endswith(":dbuser:${ClusterResourceId}/pets_api_${Stage}")
-    assert connect["Fn::Sub"][1] == {"ClusterResourceId": _import("DbClusterResourceId")}
+    assert connect["Fn::Sub"][0].endswith(":dbuser:${ConnectResourceId}/pets_api_${Stage}")
+    # The cluster's resource ID, or the proxy's when the stage has one.
+    assert connect["Fn::Sub"][1] == {"ConnectResourceId": _import("DbApiConnectResourceId")}
     (ca,) = granted["s3:GetObject"]
     assert ca["Fn::Sub"][0].endswith("/rds-ca/${AWS::Region}-${DbSslCaSha256}.pem")
     managed = {arn["Fn::Sub"].rsplit("/", 1)[-1] for arn in role["ManagedPolicyArns"]}

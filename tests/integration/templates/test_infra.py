@@ -87,16 +87,15 @@ def test_nothing_accepts_traffic_from_the_internet(name):
 
 
 def test_host_and_api_groups_have_no_inbound_rule_at_all(infra):
+    accepting = [{"Ref": "DbSecurityGroup"}, {"Ref": "DbProxySecurityGroup"}]
     for group, _rule in ingress_rules(infra):
-        assert group == {"Ref": "DbSecurityGroup"}, (
-            f"only the database accepts connections: {group}"
-        )
+        assert group in accepting, f"only the database and its proxy accept connections: {group}"
 
 
-def test_database_accepts_mysql_only_from_the_api_and_host_groups(infra):
+def test_database_accepts_mysql_only_from_the_api_host_and_proxy_groups(infra):
     rules = [rule for group, rule in ingress_rules(infra) if group == {"Ref": "DbSecurityGroup"}]
     sources = sorted(rule["SourceSecurityGroupId"]["Ref"] for rule in rules)
-    assert sources == ["ApiSecurityGroup", "HostSecurityGroup"]
+    assert sources == ["ApiSecurityGroup", "DbProxySecurityGroup", "HostSecurityGroup"]
     for rule in rules:
         assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 3306, 3306)
         assert not {"CidrIp", "CidrIpv6", "SourcePrefixListId"} & set(rule)
@@ -293,6 +292,9 @@ def test_the_stack_has_the_outputs_the_other_tools_read(infra):
         "DbClusterPort",
         "DbClusterResourceId",
         "DbMasterSecretArn",
+        "DbApiReadEndpoint",
+        "DbApiWriterEndpoint",
+        "DbApiConnectResourceId",
         "PatchGroup",
     }
     assert infra["Outputs"]["PrivateSubnetIds"]["Value"] == {

@@ -194,7 +194,7 @@ def test_the_reach_table_is_what_aws_would_allow_the_templates_identities(accoun
 SECRET_ROWS = {
     # first words of the row: (IAM action, text the granted resource contains)
     "Aurora master password": ("secretsmanager:GetSecretValue", "MasterUserSecret"),
-    "API database login": ("rds-db:connect", "/pets_api"),
+    "API database login": ("rds-db:connect", "/pets_api_"),
     "Developer database logins": ("rds-db:connect", "/dev_*"),
     "RDS CA bundle": ("s3:GetObject", "rds-ca/"),
 }
