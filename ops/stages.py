@@ -8,11 +8,17 @@ CloudFormation acts through (an output of the bootstrap stack). The templates ta
 of the right shape, so adding a stage is one entry in ``STAGES`` and its bootstrap
 (CONTRIBUTING.md).
 
+Two of the infra stack's parameters are code too: ``HOST_OS_RELEASE``, the Amazon Linux 2023
+release every stage's host installs packages from (a scheduled workflow proposes a newer one in a
+pull request: ``ops.commands.host_release``), and the content-addressed key of the migration
+runner's requirements, which ``deploy-infra`` uploads for the host to build its venv from.
+
 Parameters given here are sent only to a template that declares them (the AWS CLI's merge rule,
 ``ops.cfn.templates.merge_parameters``); every other parameter keeps its Default on a new stack
 and its previous value on an existing one.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +28,9 @@ from ops.errors import OpsError
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP_STACK = "pets-bootstrap"
 IAM = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM")
+# dnf's releasever on every host (docs/patching.md); the host-release workflow rewrites this line.
+HOST_OS_RELEASE = "2023.9.20251117"
+HOST_REQUIREMENTS = "requirements-migrate.txt"  # what the host's migration venv holds
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ def stacks(stage, root=ROOT):
             parameters={
                 "Stage": name,
                 "DbDeletionProtection": "true" if get(name).protected else "false",
+                "HostOsRelease": HOST_OS_RELEASE,
+                "HostRequirementsKey": host_requirements(name)[0],
             },
             tags=tags,
         ),
@@ -84,6 +95,17 @@ def stacks(stage, root=ROOT):
             packaged=True,
         ),
     ]
+
+
+def host_requirements(stage):
+    """``(key, bytes)``: the host's requirements and where they live in the artifacts bucket.
+
+    Named by their SHA-256, under the stage's ``migrations/`` prefix, which only that stage's
+    deploy role writes and only that stage's host reads.
+    """
+    data = (ROOT / HOST_REQUIREMENTS).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    return f"migrations/{get(stage).name}/requirements-{digest}.txt", data
 
 
 def stack(stage, part, root=ROOT):

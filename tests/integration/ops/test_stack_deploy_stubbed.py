@@ -15,6 +15,7 @@ from botocore.stub import ANY, Stubber
 
 from ops.cfn.changeset import StackSpec
 from ops.cfn.deploy import deploy
+from ops.cfn.execute import Follower, raise_failure
 from ops.cli import main
 from ops.errors import OpsError
 from tests.support.aws import make_context
@@ -383,3 +384,40 @@ def test_the_old_terminal_state_seen_before_the_update_starts_is_not_the_end(tmp
     with stub, pytest.raises(OpsError, match="root cause: Queue: Access denied"):
         deploy(ctx, spec)
     assert ctx.sleeps == [5]
+
+
+def test_a_failed_instance_signal_names_where_the_setup_log_is():
+    """The signal API carries no reason: the root cause points at the console output."""
+    ctx = context_for(None)
+    follower = Follower(ctx, None, STACK_ID, "pets-x")
+    host = [
+        event(1, "Host", "CREATE_IN_PROGRESS", resource_type="AWS::EC2::Instance"),
+        event(2, "Host", "CREATE_IN_PROGRESS", "Resource creation Initiated", "AWS::EC2::Instance"),
+        event(
+            3,
+            "Host",
+            "CREATE_FAILED",
+            "Received FAILURE signal with UniqueId i-0123456789abcdef0",
+            "AWS::EC2::Instance",
+        ),
+    ]
+    for entry in host[1:]:
+        entry["PhysicalResourceId"] = "i-0123456789abcdef0"
+    host[0]["PhysicalResourceId"] = ""
+    follower.events = host
+    with pytest.raises(OpsError) as raised:
+        raise_failure(ctx, "pets-x", {"StackStatus": "ROLLBACK_COMPLETE"}, follower)
+    assert str(raised.value) == (
+        "pets-x ended in ROLLBACK_COMPLETE; root cause: Host: Received FAILURE signal with "
+        "UniqueId i-0123456789abcdef0; its setup log is in the console output: "
+        "aws ec2 get-console-output --instance-id i-0123456789abcdef0 --latest --output text"
+    )
+
+
+def test_other_failures_get_no_console_hint():
+    ctx = context_for(None)
+    follower = Follower(ctx, None, STACK_ID, "pets-x")
+    follower.events = [event(1, "Queue", "CREATE_FAILED", ROOT_CAUSE)]
+    with pytest.raises(OpsError) as raised:
+        raise_failure(ctx, "pets-x", {"StackStatus": "ROLLBACK_COMPLETE"}, follower)
+    assert "console" not in str(raised.value)

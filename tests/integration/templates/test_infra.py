@@ -110,21 +110,25 @@ def test_host_requires_imdsv2(infra):
     assert metadata["HttpPutResponseHopLimit"] == 1
 
 
-def test_host_has_encrypted_root_no_key_pair_and_latest_al2023(infra):
+def test_host_has_encrypted_root_no_key_pair_and_its_image_from_a_typed_parameter(infra):
     host = props(infra, "Host")
     assert "KeyName" not in host
     data = props(infra, "HostLaunchTemplate")["LaunchTemplateData"]
     assert "KeyName" not in data
     (root,) = data["BlockDeviceMappings"]
     assert root["Ebs"]["Encrypted"] is True
-    latest, pinned = host["ImageId"]["Fn::If"][1:]
-    assert latest == {
-        "Fn::Sub": "{{resolve:ssm:/aws/service/ami-amazon-linux-latest/"
-        "al2023-ami-kernel-default-${HostArchitecture}}}"
-    }
-    assert pinned == {"Ref": "HostImageId"}
-    assert infra["Parameters"]["HostImageId"]["Default"] == ""
-    assert set(infra["Parameters"]["HostArchitecture"]["AllowedValues"]) == {"arm64", "x86_64"}
+    # A typed SSM parameter, not a {{resolve:ssm}} reference: CloudFormation reads it at every
+    # change set, so a new image shows there as a replacement of the host.
+    assert host["ImageId"] == {"Ref": "HostImage"}
+    image = infra["Parameters"]["HostImage"]
+    assert image["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    assert image["Default"] == (
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    )
+    assert infra["Parameters"]["HostInstanceType"]["Default"].startswith("t4g.")  # arm64 too
+    assert not any(
+        isinstance(value, str) and "{{resolve:ssm" in value for _, _, value in walk(infra)
+    )
 
 
 def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra):
