@@ -142,7 +142,13 @@ def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra
             assert statement["Effect"] == "Allow"
             for action in as_list(statement["Action"]):
                 granted[action] = statement["Resource"]
-    assert set(granted) == {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:GetObjectVersion"}
+    assert set(granted) == {
+        "secretsmanager:GetSecretValue",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:GetEncryptionConfiguration",
+    }
     # The deploy names the exact object version of a bundle: both reads cover the same keys.
     assert granted["s3:GetObjectVersion"] == granted["s3:GetObject"]
     assert granted["secretsmanager:GetSecretValue"] == {
@@ -152,6 +158,9 @@ def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra
         resource["Fn::Sub"][0].split(":::${Bucket}/")[1] for resource in granted["s3:GetObject"]
     )
     assert keys == ["migrations/${Stage}/*", "rds-ca/*"]
+    # It writes only the full output of its own stage's patch runs (the SSM agent uploads it).
+    assert granted["s3:PutObject"]["Fn::Sub"][0].endswith(":::${Bucket}/patch-output/${Stage}/*")
+    assert granted["s3:GetEncryptionConfiguration"]["Fn::Sub"][0].endswith(":::${Bucket}")
 
 
 def test_host_and_patch_baseline_share_the_patch_group(infra):
@@ -160,7 +169,7 @@ def test_host_and_patch_baseline_share_the_patch_group(infra):
     assert group == {"Fn::Sub": "pets-${Stage}"}
     assert props(infra, "PatchBaseline")["PatchGroups"] == [group]
     assert infra["Outputs"]["PatchGroup"]["Value"] == group
-    for name in ("PatchScanAssociation", "MaintenanceWindowTarget"):
+    for name in ("PatchScanAssociation", "PatchInstallAssociation", "MaintenanceWindowTarget"):
         assert props(infra, name)["Targets"] == [{"Key": "tag:Patch Group", "Values": [group]}]
 
 
