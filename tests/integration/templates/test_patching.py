@@ -38,10 +38,13 @@ def test_aws_installs_patches_weekly_and_reboots_when_needed_on_by_default(infra
     assert infra["Conditions"]["UseScheduledInstall"] == {
         "Fn::Equals": [{"Ref": "EnableScheduledInstall"}, "true"]
     }
-    minute, hour, day, month, weekday, year = cron_fields(
-        infra["Parameters"]["PatchInstallSchedule"]["Default"]
-    )
+    schedule = infra["Parameters"]["PatchInstallSchedule"]
+    minute, hour, day, month, weekday, year = cron_fields(schedule["Default"])
     assert (day, month, year) == ("?", "*", "*") and weekday not in ("*", "?")  # once a week
+    # SSM refuses ApplyOnlyAtCronInterval with a rate(...) schedule: refuse it before SSM does.
+    pattern = re.compile(schedule["AllowedPattern"])
+    assert pattern.fullmatch(schedule["Default"])
+    assert not pattern.fullmatch("rate(7 days)")
 
 
 def test_the_daily_scan_stays_and_runs_before_the_weekly_install(infra):
@@ -241,3 +244,15 @@ def test_alarm_names_carry_the_stage_prefix_the_execution_role_may_write(infra):
         for name, resource in resources(infra, kind).items():
             alarm_name = resource["Properties"]["AlarmName"]["Fn::Sub"]
             assert alarm_name.startswith("pets-${Stage}-patch-"), name
+
+
+def test_the_patch_output_expires_with_the_artifacts_buckets_lifecycle(bootstrap, infra):
+    rules = props(bootstrap, "ArtifactsBucket")["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r.get("Prefix") == "patch-output/"]
+    assert rule["Status"] == "Enabled"
+    assert 0 < rule["ExpirationInDays"] <= 90
+    # Every place patch output is written falls under that prefix.
+    assert infra["Outputs"]["PatchOutputPrefix"]["Value"]["Fn::Sub"].startswith("patch-output/")
+    for name in ("PatchScanAssociation", "PatchInstallAssociation"):
+        prefix = props(infra, name)["OutputLocation"]["S3Location"]["OutputS3KeyPrefix"]
+        assert prefix["Fn::Sub"].startswith("patch-output/"), name

@@ -2,7 +2,7 @@
 
 Syntax and expressions are actionlint's job (make lint-workflows); these tests pin the design:
 triggers and inputs, least privilege, pinned actions, the shared per-stage concurrency group,
-thin steps, and the smoke test after an Install.
+thin steps, the smoke test after an Install, and a schedule that reports after AWS's Install.
 """
 
 import re
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.workflows import ROOT, load_template
 
 WORKFLOW = Path(__file__).resolve().parents[3] / ".github" / "workflows" / "patch.yml"
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
@@ -64,7 +66,21 @@ def test_steps_only_call_make_or_python_m_ops_and_smoke_after_install(workflow):
     assert patch["run"].startswith('.venv/bin/python -m ops patch --stage "$STAGE" --operation')
     assert smoke["run"] == '.venv/bin/python -m ops smoke --stage "$STAGE"'
     assert smoke["if"] == "env.OPERATION == 'Install'"
-    # The schedule installs; a manual run does what it was asked.
-    assert "'schedule' && 'Install' || inputs.operation" in job["env"]["OPERATION"]
+    # AWS installs on its own schedule: the workflow's schedule reports (a Scan); a manual run
+    # does what it was asked.
+    assert "'schedule' && 'Scan' || inputs.operation" in job["env"]["OPERATION"]
     # Inputs reach the shell through env, never spliced into the script text.
     assert all("${{" not in step["run"] for step in runs)
+
+
+def test_the_scheduled_report_runs_after_the_weekly_install_aws_runs(workflow):
+    """The report is about the week's Install: same day, later (both UTC)."""
+    data, _ = workflow
+    (schedule,) = data["on"]["schedule"]
+    minute, hour, _, _, weekday = schedule["cron"].split()
+    install = load_template(ROOT / "cloudformation" / "infra.yaml")["Parameters"]
+    fields = re.fullmatch(r"cron\((.*)\)", install["PatchInstallSchedule"]["Default"]).group(1)
+    install_minute, install_hour, _, _, install_day, _ = fields.split()
+    days = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]  # GitHub's cron counts from Sunday
+    assert days[int(weekday)] == install_day
+    assert (int(hour), int(minute)) > (int(install_hour), int(install_minute))
