@@ -7,7 +7,8 @@ The folders are the architecture:
   job summaries, the one HTTP client, and the stages defined once;
 * ``commands/``: one module per command, each ``add_arguments(parser)`` and ``run(args, ctx)``;
 * ``cfn/``: CloudFormation machinery: templates, packaging, artifacts, change sets, execution;
-* ``aws/``: the AWS error reader and SSM Run Command;
+* ``aws/``: the AWS error reader, SSM Run Command, Patch Manager, Amazon Linux releases;
+* ``github``: the GitHub CLI, for the pull request that moves the hosts' release;
 * ``db/``: migrations and local database administration;
 * ``local/``: what runs on a developer's machine behind ``make run``;
 * ``host/``: what runs on a stage's admin host (shipped there by ``migrate --stage``).

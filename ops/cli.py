@@ -46,6 +46,10 @@ COMMANDS = {
         "patch",
         "scan or patch the stage's EC2 hosts with SSM Patch Manager and report compliance",
     ),
+    "host-release": (
+        "host_release",
+        "the hosts' pinned Amazon Linux 2023 release against the newest; propose a newer one",
+    ),
     "drift": ("drift", "detect drift on every stack of a stage; exit 1 when anything drifted"),
     "stack-deploy": (
         "stack_deploy",

@@ -1,7 +1,8 @@
 """Rules every workflow in .github/workflows follows (deploy, ci, drift, and patch when merged).
 
 * top-level ``permissions: contents: read``; ``id-token: write`` exactly on the jobs that assume
-  an AWS role, and never ``write-all``;
+  an AWS role, and never ``write-all``; ``contents: write`` only on the job that opens the
+  release pull request, which holds no AWS credentials;
 * every action pinned to a full commit SHA with a ``# vX.Y.Z`` comment; checkout never keeps the
   token (``persist-credentials: false``);
 * ``run:`` steps call only ``make`` or ``python -m ops``, with no shell logic and no ``${{ }}``
@@ -65,7 +66,21 @@ def test_id_token_only_on_jobs_that_assume_a_role(path):
             "an AWS role"
         )
         if "permissions" in job:
-            assert job["permissions"].get("contents") == "read", f"{name}: contents: read"
+            if job["permissions"].get("contents") == "write":
+                _writes_only_to_propose(path, name, job, workflow)
+            else:
+                assert job["permissions"].get("contents") == "read", f"{name}: contents: read"
+
+
+def _writes_only_to_propose(path, name, job, workflow):
+    """Write access to the repository only where a job opens a pull request, and never in the
+    same job as AWS credentials or a stage's environment."""
+    assert role_step(job) is None and not has_id_token(workflow, job), f"{path.name}:{name}"
+    assert environment_name(job) is None, f"{path.name}:{name}: no environment with write access"
+    assert set(job["permissions"]) == {"contents", "pull-requests"}, f"{path.name}:{name}"
+    commands = [line for step in steps(job) for line in run_lines(step)]
+    assert commands[-1].startswith(".venv/bin/python -m ops host-release --propose "), name
+    assert commands[:-1] == ["make venv"], f"{path.name}:{name}: nothing else runs with it"
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
