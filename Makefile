@@ -22,7 +22,7 @@ NODE_STAMP := node_modules/.installed
 .DEFAULT_GOAL := help
 .PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
 .PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift bench
-.PHONY: ops-venv patch
+.PHONY: ops-venv patch host-release host-release-propose
 
 # The descriptions name variables in capitals; the list after them shows their current values.
 help: ## list the targets and the variables they read
@@ -165,6 +165,13 @@ drift: $(OPS_STAMP) ## drift detection on every stack of STAGE; fails when anyth
 
 patch: $(OPS_STAMP) ## SSM Patch Manager OPERATION (Scan or Install, may reboot) on STAGE's hosts
 	$(OPS_PY) -m ops patch --stage $(STAGE) --operation $(OPERATION) --reboot-if-needed
+
+host-release: $(OPS_STAMP) ## the hosts' pinned Amazon Linux 2023 release and the newest AWS publishes
+	$(OPS_PY) -m ops host-release
+
+# RELEASE reaches the command as an environment variable, never spliced into the recipe's text.
+host-release-propose: $(OPS_STAMP) ## open the pull request pinning RELEASE (gh, GH_TOKEN; no AWS)
+	$(OPS_PY) -m ops host-release --propose "$$RELEASE"
 
 # --- Performance (docs/performance.md) ------------------------------------------------------
 bench: $(STAMP) ## measure the API against the raw DB floor and a Flask peer; rewrites docs/performance.md

@@ -4,11 +4,12 @@ The folders are the architecture:
 
 * ``cli``, ``context``, ``errors``, ``report``, ``http``, ``stages``, ``github``: the command
   line, the injected world (output, environment, clock, HTTP, AWS clients), the one error type,
-  tables and job summaries, the one HTTP client, the stages defined once, and the GitHub settings
-  the bootstrap makes through the ``gh`` CLI;
+  tables and job summaries, the one HTTP client, the stages defined once, and GitHub through the
+  ``gh`` CLI (the settings the bootstrap makes, the pull request that moves the hosts' release);
 * ``commands/``: one module per command, each ``add_arguments(parser)`` and ``run(args, ctx)``;
 * ``cfn/``: CloudFormation machinery: templates, packaging, artifacts, change sets, execution;
-* ``aws/``: the AWS error reader, SSM Run Command, and what an account already holds;
+* ``aws/``: the AWS error reader, SSM Run Command, Patch Manager, Amazon Linux releases, and
+  what an account already holds;
 * ``db/``: migrations and local database administration;
 * ``local/``: what runs on a developer's machine behind ``make run``;
 * ``host/``: what runs on a stage's admin host (shipped there by ``migrate --stage``).

@@ -53,6 +53,10 @@ COMMANDS = {
     "smoke": ("smoke", "check a deployed API: a known pet 200, an unknown one 404, latency"),
     "logs": ("logs", "print the API's log lines: a time range, one request, or --follow"),
     "patch": ("patch", "scan or patch the stage's hosts with SSM Patch Manager; report"),
+    "host-release": (
+        "host_release",
+        "the hosts' pinned Amazon Linux 2023 release, the newest; propose a newer one",
+    ),
     "drift": ("drift", "detect drift on every stack of a stage; exit 1 when anything drifted"),
     "stack-deploy": (
         "stack_deploy",

@@ -1,7 +1,11 @@
-"""The GitHub half of ``ops bootstrap``: the settings the workflows and the AWS roles rely on.
+"""GitHub through the ``gh`` CLI: the repository settings ``ops bootstrap`` makes, and the pull
+request ``ops host-release --propose`` opens. ``Gh`` is the one place that runs ``gh``; it reads
+its token (``GH_TOKEN``) and repository (``GH_REPO``) from ``ctx.env``, and tests put a fake
+``gh`` first on ``PATH``.
 
-Set through GitHub's REST API with the ``gh`` CLI when it is installed and logged in; otherwise
-(and in ``--dry-run``) the same steps are printed as the exact shell commands to run. In order:
+**The bootstrap's settings**, set through GitHub's REST API when ``gh`` is installed and logged
+in; otherwise (and in ``--dry-run``) the same steps are printed as the exact shell commands to
+run. In order:
 
 1. The repository's OIDC subject template, ``repo``, ``context`` and ``job_workflow_ref``: the
    deploy roles trust their environment in the reusable workflows at ``refs/heads/main``, the
@@ -10,12 +14,24 @@ Set through GitHub's REST API with the ``gh`` CLI when it is installed and logge
 2. One environment per stage with a deployment-branch policy of ``main`` alone (a job that names
    it from another branch or a pull request fails before any step), and required reviewers on a
    protected stage (prod). Other branch rules are removed: "main only" is the point.
-3. The variables: ``AWS_DEPLOY_ROLE_ARN`` per environment, then ``AWS_REGION`` and, last,
-   ``AWS_PLAN_ROLE_ARN`` for the repository, whose presence turns the AWS jobs on.
+3. The repository's workflow permissions: the ``GITHUB_TOKEN`` gets read access unless a
+   workflow asks for more (every workflow here declares its own), and GitHub Actions may create
+   pull requests, which the host-release workflow's proposing job needs (GitHub calls the setting
+   "Allow GitHub Actions to create and approve pull requests"; an organization that forbids it
+   must allow it first).
+4. The variables: ``AWS_DEPLOY_ROLE_ARN`` per environment, then for the repository
+   ``AWS_REGION``, ``AWS_RELEASE_ROLE_ARN`` and, last, ``AWS_PLAN_ROLE_ARN``, whose presence
+   turns the AWS jobs on.
 
 Every step sets a value rather than adding one, so running it again changes nothing.
+
+**The release pull request** (``open_pull_request``) is made with the REST API too: read the
+file at the base branch's commit, create a branch there, write the new content as one commit on
+it, open the pull request. No ``git push``, so the job needs no git credentials, and the commit
+is based on exactly the file it replaces (the contents API refuses a stale blob).
 """
 
+import base64
 import json
 import shlex
 import shutil
@@ -27,6 +43,12 @@ from ops.errors import OpsError
 CLAIMS = ["repo", "context", "job_workflow_ref"]
 BRANCH = "main"
 GH_TIMEOUT = 60
+# Read-only GITHUB_TOKEN by default; Actions may open pull requests (the host-release workflow).
+WORKFLOW_PERMISSIONS = {
+    "default_workflow_permissions": "read",
+    "can_approve_pull_request_reviews": True,
+}
+REPO_API = "repos/{owner}/{repo}"  # gh api fills in the repository of GH_REPO (or the checkout)
 
 
 @dataclass(frozen=True)
@@ -63,6 +85,8 @@ class Gh:
         return json.loads(done.stdout) if done.stdout.strip() else None
 
     def _run(self, args, body=None, check=True):
+        if self.path is None:
+            raise OpsError("the GitHub CLI (gh) is not installed: https://cli.github.com")
         try:
             done = subprocess.run(  # noqa: S603 -- gh from PATH, arguments built here, no shell
                 [self.path, *args],
@@ -107,7 +131,7 @@ def _reviewer_lookup(kind, name):
     return f"$(gh api users/{name} --jq .id)"
 
 
-def commands(repo, environments, region, plan_role_arn, reviewers):
+def commands(repo, environments, region, plan_role_arn, reviewers, release_role_arn):
     """The exact shell commands (bash) of the whole GitHub setup, in order."""
     lines = [
         "# the OIDC subject template the AWS roles trust",
@@ -149,8 +173,14 @@ def commands(repo, environments, region, plan_role_arn, reviewers):
             ),
         ]
     lines += [
+        "# read-only GITHUB_TOKEN by default; Actions may open pull requests (host-release)",
+        _input("PUT", f"repos/{repo}/actions/permissions/workflow", WORKFLOW_PERMISSIONS),
         "# repository variables; AWS_PLAN_ROLE_ARN last: it turns the AWS jobs on",
         shlex.join(["gh", "variable", "set", "AWS_REGION", "--body", region, "--repo", repo]),
+        shlex.join(
+            ["gh", "variable", "set", "AWS_RELEASE_ROLE_ARN", "--body", release_role_arn]
+            + ["--repo", repo]
+        ),
         shlex.join(
             ["gh", "variable", "set", "AWS_PLAN_ROLE_ARN", "--body", plan_role_arn]
             + ["--repo", repo]
@@ -160,7 +190,7 @@ def commands(repo, environments, region, plan_role_arn, reviewers):
 
 
 # ---------------------------------------------------------------------------- applying them
-def configure(ctx, gh, repo, environments, region, plan_role_arn, reviewers):
+def configure(ctx, gh, repo, environments, region, plan_role_arn, reviewers, release_role_arn):
     """Apply the setup through ``gh`` (logged in), saying what each step did."""
     gh.api(
         f"repos/{repo}/actions/oidc/customization/sub",
@@ -170,9 +200,15 @@ def configure(ctx, gh, repo, environments, region, plan_role_arn, reviewers):
     ctx.say(f"github: {repo}: OIDC subject = {', '.join(CLAIMS)}")
     for env in environments:
         _environment(ctx, gh, repo, env, reviewers)
+    gh.api(f"repos/{repo}/actions/permissions/workflow", "PUT", WORKFLOW_PERMISSIONS)
+    ctx.say(f"github: {repo}: GITHUB_TOKEN read-only by default; Actions may open pull requests")
     gh.run(["variable", "set", "AWS_REGION", "--body", region, "--repo", repo])
+    gh.run(["variable", "set", "AWS_RELEASE_ROLE_ARN", "--body", release_role_arn, "--repo", repo])
     gh.run(["variable", "set", "AWS_PLAN_ROLE_ARN", "--body", plan_role_arn, "--repo", repo])
-    ctx.say(f"github: {repo}: AWS_REGION = {region}, AWS_PLAN_ROLE_ARN = {plan_role_arn}")
+    ctx.say(
+        f"github: {repo}: AWS_REGION = {region}, AWS_RELEASE_ROLE_ARN = {release_role_arn}, "
+        f"AWS_PLAN_ROLE_ARN = {plan_role_arn}"
+    )
 
 
 def _environment(ctx, gh, repo, env, reviewers):
@@ -225,3 +261,41 @@ def _reviewer_ids(gh, base, env, reviewers):
         f"{env.stage} is protected and has no reviewer: pass --reviewer LOGIN (or ORG/TEAM), "
         "the people who approve its deploys"
     )
+
+
+# ---------------------------------------------------------------------------- a pull request
+def open_pull_request(ctx, *, base, branch, path, change, message, title, body):
+    """Open (or find) the pull request from ``branch`` that applies ``change`` to ``path``.
+
+    ``change(text) -> new text`` is applied to ``path`` as it is on ``base``. Returns
+    ``(url, opened)``: ``opened`` is False when an open pull request from ``branch`` exists.
+    """
+    gh = Gh(ctx)
+    existing = json.loads(
+        gh.run(["pr", "list", "--head", branch, "--state", "open", "--json", "url"]) or "[]"
+    )
+    if existing:
+        return existing[0]["url"], False
+    sha = gh.run(["api", f"{REPO_API}/git/ref/heads/{base}", "--jq", ".object.sha"]).strip()
+    original = json.loads(gh.run(["api", f"{REPO_API}/contents/{path}?ref={sha}"]))
+    text = base64.b64decode(original["content"]).decode("utf-8")
+    new_text = change(text)
+    try:
+        gh.run(
+            ["api", f"{REPO_API}/git/refs", "-f", f"ref=refs/heads/{branch}", "-f", f"sha={sha}"]
+        )
+    except OpsError as exc:
+        if "Reference already exists" not in str(exc):
+            raise
+        # Left by an earlier proposal that was closed: start it again from the base.
+        gh.run(["api", "-X", "PATCH", f"{REPO_API}/git/refs/heads/{branch}",
+                "-f", f"sha={sha}", "-F", "force=true"])  # fmt: skip
+    content = base64.b64encode(new_text.encode("utf-8")).decode()
+    gh.run(
+        ["api", "-X", "PUT", f"{REPO_API}/contents/{path}", "-f", f"message={message}"]
+        + ["-f", f"content={content}", "-f", f"sha={original['sha']}", "-f", f"branch={branch}"]
+    )
+    url = gh.run(
+        ["pr", "create", "--base", base, "--head", branch, "--title", title, "--body", body]
+    )
+    return url.strip().splitlines()[-1], True

@@ -1,4 +1,5 @@
-"""How every command shows a result: aligned text tables, markdown tables, GitHub job summaries.
+"""How every command shows a result: aligned text tables, markdown tables, GitHub job summaries
+and step outputs.
 
 Text goes to the terminal. Markdown goes to the file ``$GITHUB_STEP_SUMMARY`` names, when it is
 set (GitHub Actions' job summary page); outside GitHub Actions it is unset and nothing is
@@ -62,3 +63,14 @@ class Heartbeat:
         if now - self._last >= self._every:
             self._last = now
             self._ctx.say(f"{what} ({now - self._started:.0f} s so far)")
+
+
+def set_output(ctx, name, value):
+    """Set a step output (``$GITHUB_OUTPUT``) a later job can read; nothing outside Actions."""
+    path = ctx.env.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    if "\n" in str(value):  # one line per output: a newline would start another output
+        raise ValueError(f"step output {name} spans lines")
+    with open(path, "a", encoding="utf-8") as outputs:
+        outputs.write(f"{name}={value}\n")

@@ -10,11 +10,17 @@ stack is deliberately outside ``pets-<stage>-*``, the stacks the stage's deploy 
 The templates take any stage name of the right shape, so adding a stage is one entry in
 ``STAGES`` and ``python -m ops bootstrap`` (CONTRIBUTING.md).
 
+Two of the infra stack's parameters are code too: ``HOST_OS_RELEASE``, the Amazon Linux 2023
+release every stage's host installs packages from (a scheduled workflow proposes a newer one in a
+pull request: ``ops.commands.host_release``), and the content-addressed key of the migration
+runner's requirements, which ``deploy-infra`` uploads for the host to build its venv from.
+
 Parameters given here are sent only to a template that declares them (the AWS CLI's merge rule,
 ``ops.cfn.templates.merge_parameters``); every other parameter keeps its Default on a new stack
 and its previous value on an existing one.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # pets-bootstrap-<stage> (cloudformation/bootstrap-stage.yaml).
 ACCOUNT_STACK = "pets-bootstrap"
 IAM = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM")
+# dnf's releasever on every host (docs/patching.md); the host-release workflow rewrites this line.
+HOST_OS_RELEASE = "2023.9.20251117"
+HOST_REQUIREMENTS = "requirements-migrate.txt"  # what the host's migration venv holds
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,9 @@ class Stage:
     protected: bool = False
     # Pull requests preview this stage's change sets (its bootstrap creates the plan role).
     previews_pull_requests: bool = False
+    # The host-release workflow reads AWS's newest Amazon Linux release with this stage's
+    # read-only release role (its bootstrap creates it); one stage is enough.
+    reads_host_releases: bool = False
     # Concurrent executions deploy-api reserves for the API when the account has room
     # (ops.cfn.capacity decides; it reserves none otherwise).
     reserved_concurrency: int = 10
@@ -45,7 +57,10 @@ class Stage:
     api: dict = field(default_factory=dict)
 
 
-STAGES = (Stage("dev", previews_pull_requests=True), Stage("prod", protected=True))
+STAGES = (
+    Stage("dev", previews_pull_requests=True, reads_host_releases=True),
+    Stage("prod", protected=True),
+)
 NAMES = tuple(s.name for s in STAGES)
 
 
@@ -100,6 +115,8 @@ def stacks(stage, root=ROOT):
                 **stage.infra,
                 "Stage": name,
                 "DbDeletionProtection": "true" if stage.protected else "false",
+                "HostOsRelease": HOST_OS_RELEASE,
+                "HostRequirementsKey": host_requirements()[0],
             },
             tags=tags,
         ),
@@ -113,6 +130,17 @@ def stacks(stage, root=ROOT):
             packaged=True,
         ),
     ]
+
+
+def host_requirements(root=ROOT):
+    """``(key, bytes)``: the host's requirements and where they live in the artifacts bucket.
+
+    Named by their SHA-256, under ``migrations/`` of the stage's own bucket, which only that
+    stage's deploy role writes and only that stage's host reads.
+    """
+    data = (Path(root) / HOST_REQUIREMENTS).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    return f"migrations/requirements-{digest}.txt", data
 
 
 def stack(stage, part, root=ROOT):
@@ -135,6 +163,7 @@ def bootstrap_stack(stage, owner, repo, root=ROOT):
             "GitHubOrg": owner,
             "GitHubRepo": repo,
             "PreviewPullRequests": "true" if stage.previews_pull_requests else "false",
+            "ReadHostReleases": "true" if stage.reads_host_releases else "false",
         },
         capabilities=("CAPABILITY_NAMED_IAM",),
         tags={"project": "pets", "stage": stage.name},

@@ -19,6 +19,10 @@ deadline. It returns one ``Invocation`` per instance: status, status details, ex
 A document with more than one step (``AWS-RunPatchBaseline`` has PatchWindows, PatchLinux and
 PatchMacOS) must name the step in ``GetCommandInvocation``; ``plugin_name`` does that.
 
+``GetCommandInvocation`` keeps only the first 24,000 characters of stdout and 8,000 of stderr.
+With ``output_s3=(bucket, prefix)`` the agent on each host also uploads the complete output
+there (with the host's own credentials), and each ``Invocation`` carries its URLs.
+
 ``require_online`` checks, before anything is sent, that every target is SSM-managed and its
 agent is ``Online`` (``DescribeInstanceInformation``), so a host that cannot run the command
 fails clearly at once instead of sitting in Pending until the delivery timeout.
@@ -47,6 +51,8 @@ class Invocation:
     response_code: int | None = None
     stdout: str = ""
     stderr: str = ""
+    stdout_url: str = ""  # the complete output in S3, when the command was sent with output_s3
+    stderr_url: str = ""
 
     @property
     def ok(self):
@@ -62,6 +68,7 @@ class CommandResult:
     command_id: str
     requested_at: object  # datetime from SendCommand: when AWS accepted the command
     invocations: dict  # instance id -> Invocation
+    output_uri: str = ""  # s3://bucket/prefix/command-id/: every host's complete output
 
     @property
     def ok(self):
@@ -84,14 +91,23 @@ def send_and_wait(
     max_errors="0",
     poll_interval=5.0,
     label="ssm",
+    output_s3=None,
+    document_version=None,
 ):
     """Send ``document`` to ``instance_ids`` and wait until every invocation has finished.
 
     ``timeout`` (seconds) bounds our whole wait and is also the delivery timeout given to SSM,
     so a host that never picks the command up is reported by SSM as well as by us.
+    ``output_s3`` is ``(bucket, key prefix)`` for the complete output; ``document_version`` runs
+    a version other than the document's default (``$LATEST``).
     """
     ssm = ctx.client("ssm")
     instance_ids = list(dict.fromkeys(instance_ids))
+    extra = {}
+    if output_s3:
+        extra["OutputS3BucketName"], extra["OutputS3KeyPrefix"] = output_s3
+    if document_version:
+        extra["DocumentVersion"] = document_version
     try:
         response = ssm.send_command(
             DocumentName=document,
@@ -101,6 +117,7 @@ def send_and_wait(
             TimeoutSeconds=max(30, int(timeout)),  # the API's minimum
             MaxConcurrency=str(max_concurrency),
             MaxErrors=str(max_errors),
+            **extra,
         )
     except ClientError as exc:
         raise OpsError(f"{label}: SendCommand {document} failed: {reason(exc)}") from exc
@@ -116,7 +133,8 @@ def send_and_wait(
         poll_interval=poll_interval,
         label=label,
     )
-    return CommandResult(command_id, command.get("RequestedDateTime"), invocations)
+    uri = f"s3://{output_s3[0]}/{output_s3[1]}/{command_id}/" if output_s3 else ""
+    return CommandResult(command_id, command.get("RequestedDateTime"), invocations, uri)
 
 
 def wait_for_command(
@@ -171,6 +189,8 @@ def _refresh(ssm, command_id, inv, plugin_name, ctx, label):
     inv.response_code = code if code is not None and code >= 0 else None
     inv.stdout = answer.get("StandardOutputContent", "")
     inv.stderr = answer.get("StandardErrorContent", "")
+    inv.stdout_url = answer.get("StandardOutputUrl", "")
+    inv.stderr_url = answer.get("StandardErrorUrl", "")
     return changed
 
 

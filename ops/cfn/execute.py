@@ -257,12 +257,42 @@ def raise_failure(ctx, name, stack, follower):
         ctx.say(f"{name} failed ({status}). Failed resources, root cause first:")
         for logical_id, resource_type, reason in failures:
             ctx.say(f"  - {logical_id} ({resource_type}): {' '.join(reason.split())}")
-        logical_id, _, reason = failures[0]
+        logical_id, resource_type, reason = failures[0]
         cause = f"{logical_id}: {' '.join(reason.split())}"
+        hint = _signal_hint(follower, logical_id, resource_type, reason)
+        if hint:
+            ctx.say(f"  {hint}")
+            cause = f"{cause}; {hint}"
     else:
         cause = " ".join(str(stack.get("StackStatusReason") or "no reason given").split())
     report.append_summary(ctx, f"### `{name}` failed: {status}\n\nRoot cause: {report.cell(cause)}")
     raise OpsError(f"{name} ended in {status}; root cause: {cause}")
+
+
+def _signal_hint(follower, logical_id, resource_type, reason):
+    """Where to read why an instance's setup failed, when its creation signal says only that.
+
+    A CreationPolicy's signal carries no text (SignalResource has none), so the event reads
+    "Received FAILURE signal ..." or "Failed to receive ... signal(s)". The instance's console
+    output, which outlives a rolled-back instance, holds what its user data printed.
+    """
+    if resource_type != "AWS::EC2::Instance" or "signal" not in reason.lower():
+        return None
+    instance = next(
+        (
+            e.get("PhysicalResourceId")
+            for e in reversed(follower.events)
+            if e["LogicalResourceId"] == logical_id
+            and str(e.get("PhysicalResourceId", "")).startswith("i-")
+        ),
+        None,
+    )
+    if instance is None:
+        return "the instance's console output holds its setup log"
+    return (
+        "its setup log is in the console output: "
+        f"aws ec2 get-console-output --instance-id {instance} --latest --output text"
+    )
 
 
 def print_outputs(ctx, name, outputs):

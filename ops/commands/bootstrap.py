@@ -2,8 +2,9 @@
 
 AWS first (``ops.cfn.bootstrap``): per account, the account stack where the account lacks what
 it holds; per stage, ``pets-bootstrap-<stage>`` with live progress. Then GitHub (``ops.github``):
-the OIDC subject template, an environment per stage (main only; reviewers for prod) and the
-variables, through ``gh`` when it is logged in, else printed as commands. ``--dry-run`` prints
+the OIDC subject template, an environment per stage (main only; reviewers for prod), the
+workflow permissions (Actions may open the host-release pull request) and the variables, through
+``gh`` when it is logged in, else printed as commands. ``--dry-run`` prints
 all of it and changes nothing. Every step converges, so running it again is safe.
 """
 
@@ -76,16 +77,20 @@ def run(args, ctx):
             deploy(plan.ctx, plan.spec)
     for target in targets:
         deploy(target.ctx, bootstrap.stage_spec(target.stage, owner, name))
-    arns, plan_role = _role_arns(targets)
+    arns, plan_role, release_role = _role_arns(targets)
 
     environments = _environments(targets, arns)
     region = targets[0].region
     if ready:
-        github.configure(ctx, gh, args.repo, environments, region, plan_role, reviewers)
+        github.configure(
+            ctx, gh, args.repo, environments, region, plan_role, reviewers, release_role
+        )
         ctx.say("bootstrap: done; push to main to deploy (docs/deploy.md)")
         return 0
     ctx.say("bootstrap: AWS is ready. gh is not installed or not logged in; configure GitHub with:")
-    for line in github.commands(args.repo, environments, region, plan_role, reviewers):
+    for line in github.commands(
+        args.repo, environments, region, plan_role, reviewers, release_role
+    ):
         ctx.say(line)
     return 0
 
@@ -101,11 +106,15 @@ def _requested(values):
         if stage in [s for s, _ in found]:
             raise OpsError(f"--stage {stage} is given twice")
         found.append((stage, profile or None))
-    previewed = [s.name for s in stages.STAGES if s.previews_pull_requests]
-    if not set(previewed) <= {s for s, _ in found}:
-        raise OpsError(
-            f"the plan role lives in {previewed[0]}'s bootstrap: bootstrap {previewed[0]} too"
-        )
+    given = {s for s, _ in found}
+    for role, needed in (
+        ("plan role", [s.name for s in stages.STAGES if s.previews_pull_requests]),
+        ("release role", [s.name for s in stages.STAGES if s.reads_host_releases]),
+    ):
+        if not set(needed) <= given:
+            raise OpsError(
+                f"the {role} lives in {needed[0]}'s bootstrap: bootstrap {needed[0]} too"
+            )
     return found
 
 
@@ -122,7 +131,12 @@ def _role_arns(targets):
     """The GitHub roles' ARNs: the stage template fixes their names, so a dry run knows them."""
     arns = {t.stage: bootstrap.role_arn(t, f"pets-github-deploy-{t.stage}") for t in targets}
     previewing = next(t for t in targets if stages.get(t.stage).previews_pull_requests)
-    return arns, bootstrap.role_arn(previewing, f"pets-github-plan-{previewing.stage}")
+    reading = next(t for t in targets if stages.get(t.stage).reads_host_releases)
+    return (
+        arns,
+        bootstrap.role_arn(previewing, f"pets-github-plan-{previewing.stage}"),
+        bootstrap.role_arn(reading, f"pets-github-release-{reading.stage}"),
+    )
 
 
 def _environments(targets, arns):
@@ -160,9 +174,9 @@ def _say_plan(ctx, repo, targets, accounts):
 
 
 def _say_commands(ctx, repo, targets, reviewers, predicted):
-    arns, plan_role = predicted
+    arns, plan_role, release_role = predicted
     ctx.say("then, in GitHub:")
     for line in github.commands(
-        repo, _environments(targets, arns), targets[0].region, plan_role, reviewers
+        repo, _environments(targets, arns), targets[0].region, plan_role, reviewers, release_role
     ):
         ctx.say(line)

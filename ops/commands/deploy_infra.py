@@ -3,9 +3,14 @@
 The stage's infrastructure stack as ``ops.stages`` describes it (template, parameters, tags,
 capabilities), deployed through a change set by the same code as ``stack-deploy``, acting
 through the stage's CloudFormation execution role when the account has a bootstrap stack.
+
+First it uploads the migration runner's requirements to the key the ``HostRequirementsKey``
+parameter names: the host's cfn-init builds its venv from them, at boot and whenever the key
+changes (docs/migrations.md).
 """
 
 from ops import stages
+from ops.cfn import artifacts
 from ops.cfn.changeset import StackSpec
 from ops.cfn.deploy import deploy
 
@@ -19,10 +24,20 @@ def add_arguments(parser):
     parser.add_argument(
         "--no-execute-changeset", action="store_true", help="create and print the change set only"
     )
+    parser.add_argument(
+        "--bucket",
+        help=(
+            "artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket; the "
+            "host reads its requirements from that exported bucket, so override only with it)"
+        ),
+    )
 
 
 def run(args, ctx):
     target = stages.stack(args.stage, "infra")
+    key, data = stages.host_requirements()
+    bucket = stages.artifacts_bucket(ctx, args.stage, args.bucket)
+    artifacts.put_if_absent(ctx, bucket, key, data, "the host's requirements", "text/plain")
     spec = StackSpec(
         name=target.name,
         template_path=target.template,

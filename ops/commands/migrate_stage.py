@@ -15,10 +15,11 @@ through SSM Run Command (docs/migrations.md compares this with a VPC Lambda and 
    reads its migration bundles.
 3. **Run** ``AWS-RunShellScript`` on the host (``pets-S-infra`` output ``HostInstanceId``), after
    checking it is SSM-managed and Online: download the bundle and check its SHA-256, download
-   the RDS CA bundle (``rds-ca/<region>-<sha256>.pem``, uploaded by this run), make a venv with
-   the pinned packages, each file checked against its hash (kept between runs, one per
-   requirements file), wait for the cluster to
-   answer, run the migrations, then apply the AWS-only users and grants
+   the RDS CA bundle (``rds-ca/<region>-<sha256>.pem``, uploaded by this run), take the venv
+   for the bundle's pinned packages from ``pets-venv`` (which cfn-init installed and used at
+   boot: cloudformation/infra.yaml; it builds a venv only for requirements the host has not
+   seen yet, every file pip installs checked against its hash), wait for the cluster to answer,
+   run the migrations, then apply the AWS-only users and grants
    (``python -m ops.host wait|migrate|users``).
 
 The command text names the secret's ARN, never its value: the host's instance role reads the
@@ -53,9 +54,9 @@ BUNDLE_SUFFIXES = {".py", ".sql", ".txt"}
 REQUIREMENTS = "requirements-migrate.txt"
 DATABASE = "pets"
 DOCUMENT = "AWS-RunShellScript"
-# The host runs Amazon Linux 2023, whose default python3 (3.9) is older than this code needs.
-HOST_PYTHON = "python3.11"
-VENV_ROOT = "/var/lib/pets-migrate"
+# Installed by the host's cfn-init (cloudformation/infra.yaml): prints the venv of a
+# requirements file, building it only the first time.
+VENV_TOOL = "pets-venv"
 # Zip entries carry a timestamp; a fixed one keeps the bundle's bytes (and name) reproducible.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -74,10 +75,6 @@ def bundle_files(root=ROOT):
                 relative = path.relative_to(root / folder).as_posix()
                 files[f"{target}/{relative}"] = path.relative_to(root).as_posix()
     return dict(sorted(files.items()))
-
-
-def requirements_digest(root=ROOT):
-    return hashlib.sha256((Path(root) / REQUIREMENTS).read_bytes()).hexdigest()
 
 
 def build_bundle(root=ROOT):
@@ -99,14 +96,12 @@ def remote_script(
     bucket,
     key,
     digest,
-    requirements_digest,
     region,
     db_host,
     db_port,
     secret_arn,
     ca_sha256,
     stage,
-    venv_root=VENV_ROOT,
 ):
     """The shell lines the host runs (POSIX sh, as AWS-RunShellScript runs them).
 
@@ -127,17 +122,12 @@ def remote_script(
         f"aws s3 cp --only-show-errors {q(ca)} rds-ca.pem",
         # Only the bundle this run uploaded (its digest), whatever the key holds by then.
         f"echo {q(ca_sha256 + '  rds-ca.pem')} | sha256sum --check --quiet -",
-        f"command -v {HOST_PYTHON} >/dev/null 2>&1 || dnf install -y -q {HOST_PYTHON}",
-        f"{HOST_PYTHON} -m zipfile -e bundle.zip app",
-        # One venv per requirements file, kept between runs: pip only runs when the pins change.
-        f"venv={q(venv_root)}/venv-{requirements_digest[:16]}",
-        'if [ ! -e "$venv/.complete" ]; then',
-        f'  rm -rf "$venv" && {HOST_PYTHON} -m venv "$venv"',
-        # Every file pip installs must have a SHA-256 the requirements file lists.
-        '  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check '
-        f"--require-hashes -r app/{REQUIREMENTS}",
-        '  touch "$venv/.complete"',
-        "fi",
+        f"command -v {VENV_TOOL} >/dev/null 2>&1 || {{ echo 'migrate: this host was not set "
+        f"up by cfn-init (no {VENV_TOOL}): deploy the infra stack (make deploy-infra)' >&2; "
+        "exit 1; }",
+        # The system python3 only unzips; the venv's python3.11 runs the bundle.
+        "python3 -m zipfile -e bundle.zip app",
+        f"venv=$({VENV_TOOL} app/{REQUIREMENTS})",
         "cd app",
         f"export DB_HOST={q(db_host)} DB_PORT={q(str(db_port))} DB_NAME={DATABASE} "
         f'DB_AUTH=secret DB_SECRET_ARN={q(secret_arn)} DB_SSL_CA="$work/rds-ca.pem"',
@@ -171,7 +161,6 @@ def run(args, ctx):
         bucket=bucket,
         key=key,
         digest=digest,
-        requirements_digest=requirements_digest(),
         region=region,
         db_host=db_host,
         db_port=db_port,

@@ -133,6 +133,19 @@ def create_stack(name, outputs):
     moto's CloudFormation cannot create the real resources (RDS clusters, patch baselines), so
     the stack holds one SSM parameter, which moto supports, and only its outputs matter.
     """
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName=name, TemplateBody=_outputs_template(name, outputs)
+    )
+
+
+def update_stack_outputs(name, outputs):
+    """Give the moto stack ``name`` these outputs instead (as a stack update would)."""
+    boto3.client("cloudformation", region_name=REGION).update_stack(
+        StackName=name, TemplateBody=_outputs_template(name, outputs)
+    )
+
+
+def _outputs_template(name, outputs):
     template = {
         "Resources": {
             "Placeholder": {
@@ -146,9 +159,7 @@ def create_stack(name, outputs):
         },
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
-    boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName=name, TemplateBody=json.dumps(template)
-    )
+    return json.dumps(template)
 
 
 @contextlib.contextmanager

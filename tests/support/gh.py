@@ -1,10 +1,14 @@
 """A fake ``gh`` on PATH: records every call and keeps the GitHub state the calls change.
 
-``ops bootstrap`` runs the real ``gh`` as a subprocess, so the tests put this one first on the
-context's PATH. It answers the few REST calls the bootstrap makes (``gh api`` with a method,
+``ops`` runs the real ``gh`` as a subprocess (``ops.github``), so the tests put this one first on
+the context's PATH. It answers the few REST calls the bootstrap makes (``gh api`` with a method,
 path and ``--input -``, ``gh variable set``, ``gh auth status``) from a JSON file of state:
 environments with their deployment-branch policies and reviewers, variables, the OIDC subject
-template. Unknown calls fail loudly (exit 2), so a new call shows in the test.
+template, the workflow permissions. A test may also script answers (``responses``: the first
+whose ``args`` are a prefix of the call's gives its ``stdout``, ``stderr`` and exit ``code``),
+as the host-release tests do for the pull-request calls. Every call is logged with its JSON body
+and whether ``GH_TOKEN`` and ``GH_REPO`` were set. Unknown calls fail loudly (exit 2), so a new
+call shows in the test.
 """
 
 import json
@@ -20,7 +24,14 @@ state = json.load(open(state_file))
 args = sys.argv[1:]
 body = sys.stdin.read() if "--input" in args else ""
 with open(log_file, "a") as log:
-    log.write(json.dumps({"args": args, "body": json.loads(body) if body else None}) + "\n")
+    log.write(json.dumps({"args": args, "body": json.loads(body) if body else None,
+                          "token": bool(os.environ.get("GH_TOKEN")),
+                          "repo": os.environ.get("GH_REPO", "")}) + "\n")
+for response in state["responses"]:
+    if args[: len(response["args"])] == response["args"]:
+        sys.stdout.write(response.get("stdout", ""))
+        sys.stderr.write(response.get("stderr", ""))
+        sys.exit(response.get("code", 0))
 
 
 def done(answer=None, code=0, error=""):
@@ -53,6 +64,9 @@ if m := re.fullmatch(r"orgs/([\w-]+)/teams/([\w-]+)", path):
 if re.fullmatch(r"repos/[\w.-]+/[\w.-]+/actions/oidc/customization/sub", path) and method == "PUT":
     state["oidc"] = data
     done({})
+if re.fullmatch(r"repos/[\w.-]+/[\w.-]+/actions/permissions/workflow", path) and method == "PUT":
+    state["workflow_permissions"] = data
+    done()
 if m := re.fullmatch(r"repos/[\w.-]+/[\w.-]+/environments/(\w+)", path):
     name = m.group(1)
     if method == "PUT":
@@ -85,7 +99,7 @@ done(code=2, error=f"fake gh: unexpected {method} {path}")
 
 
 class FakeGh:
-    def __init__(self, folder, logged_in=True, users=None):
+    def __init__(self, folder, logged_in=True, users=None, responses=()):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.state_file = self.folder / "state.json"
@@ -98,7 +112,9 @@ class FakeGh:
                 "environments": {},
                 "variables": {},
                 "oidc": None,
+                "workflow_permissions": None,
                 "next_id": 0,
+                "responses": list(responses),
             }
         )
         gh = self.folder / "gh"

@@ -15,9 +15,10 @@ the action does not take, a malformed policy) raises, and so does a context key 
 apply to the action and resource (the simulator would drop it silently). A typo in a test's
 condition key must fail the test, not turn into "key absent".
 
-One stand-in: AWS names its own SSM documents with an empty account
-(``arn:aws:ssm:<region>::document/AWS-RunShellScript``), an ARN the simulator cannot parse.
-Every such ARN, in the request and in the policies alike, is given the account ``aws``, which no
+One stand-in: AWS names its own SSM documents and public parameters with an empty account
+(``arn:aws:ssm:<region>::document/AWS-RunShellScript``,
+``arn:aws:ssm:<region>::parameter/aws/service/...``), ARNs the simulator cannot parse. Every
+such ARN, in the request and in the policies alike, is given the account ``aws``, which no
 template uses, so what matches what is unchanged.
 
 The simulator takes the request context as given: it does not add ``aws:PrincipalTag/*`` or the
@@ -36,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = Path(__file__).with_name("iam_bridge.mjs")
 PACKAGE = ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"
 
-AWS_OWNED_DOCUMENT, STAND_IN_DOCUMENT = "::document/", ":aws:document/"
+# AWS's own SSM documents and public parameters, and the account they are given here.
+AWS_OWNED = {"::document/": ":aws:document/", "::parameter/": ":aws:parameter/"}
 ALLOWED = "Allowed"
 EXPLICIT_DENY = "ExplicitlyDenied"
 IMPLICIT_DENY = "ImplicitlyDenied"
@@ -147,7 +149,9 @@ class IamSimulator:
 
     def _ask(self, simulation):
         request = {"id": next(self._ids), "simulation": simulation}
-        line = json.dumps(request).replace(AWS_OWNED_DOCUMENT, STAND_IN_DOCUMENT)
+        line = json.dumps(request)
+        for owned, stand_in in AWS_OWNED.items():
+            line = line.replace(owned, stand_in)
         self._process.stdin.write(line + "\n")
         self._process.stdin.flush()
         line = self._process.stdout.readline()

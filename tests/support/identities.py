@@ -341,6 +341,9 @@ class Account:
     def deploy_role(self, stage):
         return self.role(f"pets-github-deploy-{stage}", f"{stage} deploy role")
 
+    def release_role(self, stage):
+        return self.role(f"pets-github-release-{stage}", "release role")
+
     def host_role(self, stage):
         stack = self.stack(f"pets-{stage}-infra")
         return self._identity(stack, "HostRole", f"{stage} host role")

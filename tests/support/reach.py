@@ -67,6 +67,25 @@ def restapi(stage):
     return f"arn:{PARTITION}:apigateway:{REGION}::/restapis/api-{stage}"
 
 
+def bucket_arn(account, stage):
+    return f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}"
+
+
+def document(name):
+    """An SSM document this account owns (``pets-<stage>-host-release``)."""
+    return _arn("ssm", f"document/{name}")
+
+
+def log_group(stage):
+    return _arn("logs", f"log-group:/pets/{stage}/patch-events")
+
+
+def proxy(stage, kind="db-proxy", name=None):
+    """The stage's RDS Proxy (``db-proxy``), its read-only endpoint or its target group."""
+    generated = {"db-proxy": "prx", "db-proxy-endpoint": "prx-endpoint", "target-group": "prx-tg"}
+    return _arn("rds", f"{kind}:{name or generated[kind] + '-' + stage}")
+
+
 def tagged(stage, ec2_too=True):
     """The context of acting on an existing resource tagged ``stage``."""
     tags = {"aws:ResourceTag/stage": stage}
@@ -319,6 +338,92 @@ def _read_other_function(account, own, other):
     return [[Request("lambda:GetFunctionConfiguration", function)]]
 
 
+def _other_documents(account, own, other):
+    """A Run Command document of the other stage: changing what its deploy role sends, or
+    sending it to the other stage's host."""
+    release = document(f"pets-{other}-host-release")
+    group = {
+        "ssm:resourceTag/Patch Group": f"pets-{other}",
+        "aws:ResourceTag/Patch Group": f"pets-{other}",
+    }
+    return [
+        [Request("ssm:CreateDocument", document(f"pets-{other}-x"), tagging(own))],
+        [Request("ssm:UpdateDocument", release, {"aws:ResourceTag/stage": other})],
+        [Request("ssm:DeleteDocument", release, {"aws:ResourceTag/stage": other})],
+        [
+            Request("ssm:SendCommand", release, {"aws:ResourceTag/stage": other}),
+            Request("ssm:SendCommand", ec2(f"instance/i-{other}"), group),
+        ],
+    ]
+
+
+def _other_patch_monitoring(account, own, other):
+    """The other stage's patch events, metric filters and alarms: silencing what would say its
+    host is unpatched."""
+    alarm = _arn("cloudwatch", f"alarm:pets-{other}-patch-non-compliant")
+    return [
+        [Request("events:PutRule", _arn("events", f"rule/pets-{other}-patch-compliance"))],
+        [Request("events:DeleteRule", _arn("events", f"rule/pets-{other}-patch-compliance"))],
+        [
+            Request(
+                "events:PutTargets",
+                _arn("events", f"rule/pets-{own}-patch-compliance"),
+                {"events:TargetArn": [log_group(other)]},
+            )
+        ],
+        [Request("logs:PutMetricFilter", log_group(other))],
+        [Request("logs:DeleteMetricFilter", log_group(other))],
+        [Request("cloudwatch:PutCompositeAlarm", alarm)],
+        [Request("cloudwatch:DeleteAlarms", alarm)],
+    ]
+
+
+def _other_proxy(account, own, other):
+    """The other stage's RDS Proxy: deleting it, changing it, or pulling its cluster."""
+    tag = {"aws:ResourceTag/stage": other}
+    return [
+        [Request("rds:ModifyDBProxy", proxy(other), tag)],
+        [Request("rds:DeleteDBProxy", proxy(other), tag)],
+        [
+            Request("rds:CreateDBProxyEndpoint", proxy(other), tag),
+            Request("rds:CreateDBProxyEndpoint", proxy(own, "db-proxy-endpoint"), tagging(own)),
+        ],
+        [Request("rds:DeleteDBProxyEndpoint", proxy(other, "db-proxy-endpoint"), tag)],
+        [
+            Request("rds:DeregisterDBProxyTargets", proxy(other), tag),
+            Request("rds:DeregisterDBProxyTargets", proxy(other, "target-group")),
+            Request("rds:DeregisterDBProxyTargets", _arn("rds", f"cluster:pets-{other}"), tag),
+            Request("rds:DeregisterDBProxyTargets", _arn("rds", f"db:pets-{other}-1"), tag),
+        ],
+        # A target group that carries the other stage's tag (RDS documents none for it).
+        [Request("rds:ModifyDBProxyTargetGroup", proxy(other, "target-group"), tag)],
+    ]
+
+
+def _write_other_bucket(account, own, other):
+    keys = (*OBJECTS, "patch-output/ops/x/stdout")
+    return [[Request("s3:PutObject", f"{bucket_arn(account, other)}/{key}")] for key in keys]
+
+
+def _pass_other_roles(account, own, other):
+    return [
+        [
+            Request(
+                "iam:PassRole",
+                role(f"pets-{other}-infra-DbProxyRole-1"),
+                {"iam:PassedToService": "rds.amazonaws.com"},
+            )
+        ],
+        [
+            Request(
+                "iam:PassRole",
+                role(f"pets-{other}-infra-HostRole-1"),
+                {"iam:PassedToService": "ec2.amazonaws.com"},
+            )
+        ],
+    ]
+
+
 def _role_without_boundary(account, own, other):
     return [
         [Request("iam:CreateRole", role(f"pets-{own}-made"))],
@@ -427,6 +532,31 @@ REACHES = (
         _read_other_function,
     ),
     Reach(
+        "other-documents",
+        "Create, change or send a {other} Run Command document",
+        _other_documents,
+    ),
+    Reach(
+        "other-patch-monitoring",
+        "Change the {other} patch event rules, metric filters or alarms",
+        _other_patch_monitoring,
+    ),
+    Reach(
+        "other-proxy",
+        "Change, delete or empty the {other} RDS Proxy",
+        _other_proxy,
+    ),
+    Reach(
+        "other-bucket",
+        "Write anything into the {other} artifacts bucket",
+        _write_other_bucket,
+    ),
+    Reach(
+        "pass-other-roles",
+        "Pass a {other} role to a service",
+        _pass_other_roles,
+    ),
+    Reach(
         "unbounded-role",
         "Create a role without its stage's permissions boundary, or a user",
         _role_without_boundary,
@@ -437,8 +567,11 @@ REACHES = (
 
 def identities_of(account, stage):
     """Everything a stage's pipeline, hosts, functions and developers act as; the plan role
-    belongs to the stage pull requests preview."""
+    belongs to the stage pull requests preview, the release role to the stage that reads host
+    releases."""
     found = account.pull_request_roles() if stages.get(stage).previews_pull_requests else []
+    if stages.get(stage).reads_host_releases:
+        found.append(account.release_role(stage))
     return [
         *found,
         account.deploy_role(stage),
@@ -498,6 +631,7 @@ def _execution_role_job(account, stage):
 
     boundary = f"arn:{PARTITION}:iam::{ACCOUNT}:policy/pets-boundary-{stage}"
     host_role = role(f"pets-{stage}-infra-HostRole-1")
+    rule = _arn("events", f"rule/pets-{stage}-patch-compliance")
     return [
         Request("ec2:CreateVpc", ec2("vpc/vpc-new"), new),
         tags_at_creation("CreateVpc", "vpc/vpc-new"),
@@ -549,6 +683,21 @@ def _execution_role_job(account, stage):
         Request(
             "s3:GetObject", f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}/api/x.zip"
         ),
+        # Patching: the release document, the event rules into the stage's log group, the
+        # metric filters and the alarms they feed.
+        Request("ssm:CreateDocument", document(f"pets-{stage}-host-release"), new),
+        Request("ssm:AddTagsToResource", document(f"pets-{stage}-host-release"), new),
+        Request("ssm:UpdateDocument", document(f"pets-{stage}-host-release"), rds_own),
+        Request(
+            "ssm:UpdateDocumentDefaultVersion", document(f"pets-{stage}-host-release"), rds_own
+        ),
+        Request("events:PutRule", rule),
+        Request("events:PutTargets", rule, {"events:TargetArn": [log_group(stage)]}),
+        Request("events:DeleteRule", rule),
+        Request("logs:CreateLogGroup", log_group(stage)),
+        Request("logs:PutMetricFilter", log_group(stage)),
+        Request("cloudwatch:PutMetricAlarm", _arn("cloudwatch", f"alarm:pets-{stage}-patch-x")),
+        Request("cloudwatch:PutCompositeAlarm", _arn("cloudwatch", f"alarm:pets-{stage}-patch-y")),
     ]
 
 
@@ -560,6 +709,10 @@ def _deploy_role_job(account, stage):
         *(Request("s3:PutObject", f"{bucket}/{key}") for key in OBJECTS[:4]),
         *_shell(stage),
         Request("ssm:GetCommandInvocation", "*"),
+        # ops patch: the stage's release document, output kept in the stage's bucket.
+        Request("ssm:SendCommand", document(f"pets-{stage}-host-release")),
+        Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
+        Request("ssm:SendCommand", bucket),
     ]
 
 
@@ -580,7 +733,11 @@ def _host_role_job(account, stage):
         *_read_own_secret(account, stage, None)[0],
         Request("s3:GetObject", f"{bucket}/migrations/x.zip"),
         Request("s3:GetObject", f"{bucket}/rds-ca/x.pem"),
+        Request("s3:GetObject", f"{bucket}/migrations/requirements-{CA_SHA256}.txt"),
         Request("ssm:UpdateInstanceInformation", ec2(f"instance/i-{stage}")),
+        # The SSM agent keeps the complete output of patch runs in the stage's bucket.
+        Request("s3:GetEncryptionConfiguration", bucket),
+        Request("s3:PutObject", f"{bucket}/patch-output/install/x/stdout"),
     ]
 
 

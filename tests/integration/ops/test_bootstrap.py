@@ -115,9 +115,15 @@ def test_one_account_per_stage_gets_its_own_stacks_roles_and_variables(accounts,
             f"{REPO}/.github/workflows/{workflow}@refs/heads/main"
             for workflow in ("deploy-stage.yml", "drift-stage.yml", "patch-stage.yml")
         ]
-    assert "pets-github-plan-dev" in {
+    # The read-only roles of the repository (no environment) live in dev's account only.
+    assert {"pets-github-plan-dev", "pets-github-release-dev"} <= {
         r["RoleName"] for r in dev.client("iam").list_roles()["Roles"]
     }
+    release = trust(dev, "pets-github-release-dev")
+    assert subjects(release) == [
+        f"repo:{REPO}:ref:refs/heads/main:job_workflow_ref:"
+        f"{REPO}/.github/workflows/host-release-read.yml@refs/heads/main"
+    ]
     buckets = {b["Name"] for b in dev.client("s3").list_buckets()["Buckets"]}
     assert buckets == {
         f"pets-artifacts-dev-{DEV_ACCOUNT}-{REGION}",
@@ -133,11 +139,18 @@ def test_one_account_per_stage_gets_its_own_stacks_roles_and_variables(accounts,
     }
     assert variables["repository"] == {
         "AWS_REGION": REGION,
+        "AWS_RELEASE_ROLE_ARN": f"arn:aws:iam::{DEV_ACCOUNT}:role/pets-github-release-dev",
         "AWS_PLAN_ROLE_ARN": f"arn:aws:iam::{DEV_ACCOUNT}:role/pets-github-plan-dev",
     }
     assert gh.state()["oidc"] == {
         "use_default": False,
         "include_claim_keys": ["repo", "context", "job_workflow_ref"],
+    }
+    # The host-release workflow's proposing job may open a pull request; the token stays
+    # read-only unless a workflow asks for more.
+    assert gh.state()["workflow_permissions"] == {
+        "default_workflow_permissions": "read",
+        "can_approve_pull_request_reviews": True,
     }
     # The repository variable that turns the AWS jobs on comes last.
     assert gh.writes()[-1]["args"][:3] == ["variable", "set", "AWS_PLAN_ROLE_ARN"]
@@ -154,7 +167,8 @@ def test_one_shared_account_gets_one_account_stack_and_a_stack_per_stage(aws, gh
     roles = {r["RoleName"] for r in session.client("iam").list_roles()["Roles"]}
     for stage in ("dev", "prod"):
         assert {f"pets-github-deploy-{stage}", f"pets-cfn-exec-{stage}"} <= roles
-    assert "pets-github-plan-prod" not in roles  # only the previewed stage has a plan role
+    # Only the previewed stage has a plan role, only the release-reading stage a release role.
+    assert "pets-github-plan-prod" not in roles and "pets-github-release-prod" not in roles
     policies = {
         p["PolicyName"] for p in session.client("iam").list_policies(Scope="Local")["Policies"]
     }
@@ -250,6 +264,8 @@ def test_dry_run_changes_nothing_and_shows_every_step(accounts, gh):
         f"arn:aws:iam::{PROD_ACCOUNT}:role/pets-github-deploy-prod --repo {REPO}"
     ) in out
     assert "gh api --method PUT repos/acme/pets/actions/oidc/customization/sub --input -" in out
+    assert "gh api --method PUT repos/acme/pets/actions/permissions/workflow --input -" in out
+    assert '"can_approve_pull_request_reviews": true' in out
     assert '"id": $(gh api users/alice --jq .id)' in out
     assert "dry run, nothing was changed" in out
 
@@ -265,6 +281,8 @@ def test_without_gh_aws_is_done_and_the_github_commands_are_printed(aws, gh):
     assert "gh is not installed or not logged in; configure GitHub with:" in out
     plan_role = "arn:aws:iam::123456789012:role/pets-github-plan-dev"
     assert f"gh variable set AWS_PLAN_ROLE_ARN --body {plan_role}" in out
+    release_role = "arn:aws:iam::123456789012:role/pets-github-release-dev"
+    assert f"gh variable set AWS_RELEASE_ROLE_ARN --body {release_role}" in out
     assert gh.writes() == []
     assert stacks(boto3.session.Session(region_name=REGION))[-1] == "pets-bootstrap-prod"
 

@@ -190,7 +190,6 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
         bucket=BUCKET,
         key=key,
         digest=digest,
-        requirements_digest=migrate_stage.requirements_digest(),
         region=REGION,
         db_host=ENDPOINT,
         db_port="3306",
@@ -201,8 +200,10 @@ def test_migrate_stage_uploads_bundle_and_sends_the_exact_command(stage_factory)
     text = "\n".join(lines)
     assert lines[0] == "set -eu"
     assert f"{digest}  bundle.zip' | sha256sum --check" in text
-    (pip,) = [line for line in lines if "-m pip install" in line]
-    assert pip.endswith("--require-hashes -r app/requirements-migrate.txt")
+    # The venv comes from the host's pets-venv, which installs only hash-checked files
+    # (tests/integration/templates/test_host_setup.py); nothing here runs pip itself.
+    assert "venv=$(pets-venv app/requirements-migrate.txt)" in lines
+    assert not [line for line in lines if "pip install" in line]
     ca_sha256 = hashlib.sha256(CA_PEM).hexdigest()
     assert f"s3://{BUCKET}/rds-ca/{REGION}-{ca_sha256}.pem" in text
     assert (
@@ -316,6 +317,13 @@ FAKE_AWS = """#!/bin/sh
 cp "$FAKE_S3/${4#s3://}" "$5"
 """
 
+FAKE_VENV_TOOL = """#!/bin/sh
+# Stands in for pets-venv (installed by cfn-init): records which requirements it was asked for
+# and prints the ready venv.
+echo "$1" >> "$VENV_REQUESTS"
+echo "$FAKE_VENV"
+"""
+
 RECORDING_PYTHON = """#!/bin/sh
 # Stands in for the venv's python: records each call, its folder and what it could see.
 {
@@ -328,8 +336,9 @@ RECORDING_PYTHON = """#!/bin/sh
 """
 
 
-def _host(tmp_path, bundle, digest, ca=None):
-    """A fake host: S3 objects on disk, a fake `aws`, a ready venv whose python records calls."""
+def _host(tmp_path, bundle, digest, ca=None, venv_tool=True):
+    """A fake host: S3 objects on disk, a fake `aws`, a fake `pets-venv` (unless ``venv_tool``
+    is false) handing out a ready venv whose python records calls."""
     s3 = tmp_path / "s3" / BUCKET
     (s3 / "migrations").mkdir(parents=True)
     (s3 / "rds-ca").mkdir()
@@ -340,28 +349,30 @@ def _host(tmp_path, bundle, digest, ca=None):
     bin_dir.mkdir()
     (bin_dir / "aws").write_text(FAKE_AWS)
     (bin_dir / "aws").chmod(0o755)
-    venv = tmp_path / "venvs" / f"venv-{migrate_stage.requirements_digest()[:16]}"
+    if venv_tool:
+        (bin_dir / "pets-venv").write_text(FAKE_VENV_TOOL)
+        (bin_dir / "pets-venv").chmod(0o755)
+    venv = tmp_path / "venvs" / "venv-0123456789abcdef"
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").write_text(RECORDING_PYTHON)
     (venv / "bin" / "python").chmod(0o755)
-    (venv / ".complete").touch()
     script = migrate_stage.remote_script(
         bucket=BUCKET,
         key=f"migrations/{digest}.zip",
         digest=digest,
-        requirements_digest=migrate_stage.requirements_digest(),
         region=REGION,
         db_host=ENDPOINT,
         db_port="3306",
         secret_arn=MASTER_ARN,
         ca_sha256=hashlib.sha256(CA_PEM).hexdigest(),
         stage="dev",
-        venv_root=str(tmp_path / "venvs"),
     )
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "FAKE_S3": str(tmp_path / "s3"),
         "CALLS": str(tmp_path / "calls.log"),
+        "FAKE_VENV": str(venv),
+        "VENV_REQUESTS": str(tmp_path / "venv-requests.log"),
     }
     return script, env
 
@@ -392,6 +403,22 @@ def test_remote_script_runs_under_posix_sh_in_order_with_the_right_environment(t
         assert "cwd: app" in call
         assert f"env: {ENDPOINT} 3306 pets secret {MASTER_ARN}" in call
         assert "ca: readable" in call and "bundle: extracted" in call
+    # The venv is the one for the bundle's own requirements, asked of the host's pets-venv.
+    assert (tmp_path / "venv-requests.log").read_text() == "app/requirements-migrate.txt\n"
+
+
+def test_remote_script_on_a_host_without_cfn_init_setup_fails_in_one_line(tmp_path):
+    data, digest = migrate_stage.build_bundle()
+    script, env = _host(tmp_path, data, digest, venv_tool=False)
+
+    done = _run_sh(script, env)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "migrate: this host was not set up by cfn-init (no pets-venv): deploy the infra stack "
+        "(make deploy-infra)"
+    )
+    assert not (tmp_path / "calls.log").exists()  # nothing ran against the database
 
 
 def test_remote_script_refuses_a_ca_bundle_someone_replaced(tmp_path):

@@ -15,7 +15,7 @@ from botocore.stub import ANY, Stubber
 
 from ops.cfn.changeset import StackSpec
 from ops.cfn.deploy import deploy
-from ops.cfn.execute import Follower, follow
+from ops.cfn.execute import Follower, follow, raise_failure
 from ops.cli import main
 from ops.errors import OpsError
 from tests.support.aws import make_context
@@ -413,3 +413,40 @@ def test_a_long_step_without_news_still_says_it_is_alive_each_minute():
         "  [pets-x] still UPDATE_IN_PROGRESS: 0 pending, 1 in progress, 0 complete (60 s so far)"
     ]
     assert lines[-1] == "  [pets-x] UPDATE_COMPLETE: 0 pending, 0 in progress, 1 complete"
+
+
+def test_a_failed_instance_signal_names_where_the_setup_log_is():
+    """The signal API carries no reason: the root cause points at the console output."""
+    ctx = context_for(None)
+    follower = Follower(ctx, None, STACK_ID, "pets-x")
+    host = [
+        event(1, "Host", "CREATE_IN_PROGRESS", resource_type="AWS::EC2::Instance"),
+        event(2, "Host", "CREATE_IN_PROGRESS", "Resource creation Initiated", "AWS::EC2::Instance"),
+        event(
+            3,
+            "Host",
+            "CREATE_FAILED",
+            "Received FAILURE signal with UniqueId i-0123456789abcdef0",
+            "AWS::EC2::Instance",
+        ),
+    ]
+    for entry in host[1:]:
+        entry["PhysicalResourceId"] = "i-0123456789abcdef0"
+    host[0]["PhysicalResourceId"] = ""
+    follower.events = host
+    with pytest.raises(OpsError) as raised:
+        raise_failure(ctx, "pets-x", {"StackStatus": "ROLLBACK_COMPLETE"}, follower)
+    assert str(raised.value) == (
+        "pets-x ended in ROLLBACK_COMPLETE; root cause: Host: Received FAILURE signal with "
+        "UniqueId i-0123456789abcdef0; its setup log is in the console output: "
+        "aws ec2 get-console-output --instance-id i-0123456789abcdef0 --latest --output text"
+    )
+
+
+def test_other_failures_get_no_console_hint():
+    ctx = context_for(None)
+    follower = Follower(ctx, None, STACK_ID, "pets-x")
+    follower.events = [event(1, "Queue", "CREATE_FAILED", ROOT_CAUSE)]
+    with pytest.raises(OpsError) as raised:
+        raise_failure(ctx, "pets-x", {"StackStatus": "ROLLBACK_COMPLETE"}, follower)
+    assert "console" not in str(raised.value)

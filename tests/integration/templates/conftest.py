@@ -15,7 +15,7 @@ from ops import stages
 from ops.cfn.packaging import package
 from ops.context import Context
 from tests.support.iam import IamSimulator
-from tests.support.identities import Account
+from tests.support.identities import OWNER, REPO, Account
 from tests.support.templates import load
 
 
@@ -36,10 +36,11 @@ def account_bootstrap():
 
 
 def _stage_parameters(stage):
+    """What ops sends each stage's bootstrap stack, so a stage has the roles it would get (the
+    plan role where pull requests preview, the release role where host releases are read)."""
     if stage is None:
         return {}
-    previews = stages.get(stage).previews_pull_requests
-    return {"PreviewPullRequests": "true" if previews else "false"}
+    return stages.bootstrap_stack(stage, OWNER, REPO).parameters
 
 
 @pytest.fixture(scope="session")

@@ -178,7 +178,12 @@ def test_artifacts_expire_by_prefix(bootstrap):
     rules = props(bootstrap, "ArtifactsBucket")["LifecycleConfiguration"]["Rules"]
     assert any("NoncurrentVersionExpiration" in rule for rule in rules)
     expiring = {rule.get("Prefix") for rule in rules if "ExpirationInDays" in rule}
-    assert expiring == {"api/", "plan/", "templates/"}  # never migrations/ or rds-ca/
+    assert expiring == {
+        "api/",
+        "plan/",
+        "templates/",
+        "patch-output/",
+    }  # never migrations/, rds-ca/
 
 
 # ------------------------------------------------------------------------ IAM limits

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from ops import stages
+from ops.cfn import templates as cfn_templates
 from tests.support.templates import (
     TEMPLATES,
     as_list,
@@ -109,21 +110,25 @@ def test_host_requires_imdsv2(infra):
     assert metadata["HttpPutResponseHopLimit"] == 1
 
 
-def test_host_has_encrypted_root_no_key_pair_and_latest_al2023(infra):
+def test_host_has_encrypted_root_no_key_pair_and_its_image_from_a_typed_parameter(infra):
     host = props(infra, "Host")
     assert "KeyName" not in host
     data = props(infra, "HostLaunchTemplate")["LaunchTemplateData"]
     assert "KeyName" not in data
     (root,) = data["BlockDeviceMappings"]
     assert root["Ebs"]["Encrypted"] is True
-    latest, pinned = host["ImageId"]["Fn::If"][1:]
-    assert latest == {
-        "Fn::Sub": "{{resolve:ssm:/aws/service/ami-amazon-linux-latest/"
-        "al2023-ami-kernel-default-${HostArchitecture}}}"
-    }
-    assert pinned == {"Ref": "HostImageId"}
-    assert infra["Parameters"]["HostImageId"]["Default"] == ""
-    assert set(infra["Parameters"]["HostArchitecture"]["AllowedValues"]) == {"arm64", "x86_64"}
+    # A typed SSM parameter, not a {{resolve:ssm}} reference: CloudFormation reads it at every
+    # change set, so a new image shows there as a replacement of the host.
+    assert host["ImageId"] == {"Ref": "HostImage"}
+    image = infra["Parameters"]["HostImage"]
+    assert image["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    assert image["Default"] == (
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    )
+    assert infra["Parameters"]["HostInstanceType"]["Default"].startswith("t4g.")  # arm64 too
+    assert not any(
+        isinstance(value, str) and "{{resolve:ssm" in value for _, _, value in walk(infra)
+    )
 
 
 def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra):
@@ -137,7 +142,13 @@ def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra
             assert statement["Effect"] == "Allow"
             for action in as_list(statement["Action"]):
                 granted[action] = statement["Resource"]
-    assert set(granted) == {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:GetObjectVersion"}
+    assert set(granted) == {
+        "secretsmanager:GetSecretValue",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:GetEncryptionConfiguration",
+    }
     # The deploy names the exact object version of a bundle: both reads cover the same keys.
     assert granted["s3:GetObjectVersion"] == granted["s3:GetObject"]
     assert granted["secretsmanager:GetSecretValue"] == {
@@ -147,6 +158,9 @@ def test_host_role_is_ssm_plus_the_master_secret_and_its_migration_bundles(infra
         resource["Fn::Sub"][0].split(":::${Bucket}/")[1] for resource in granted["s3:GetObject"]
     )
     assert keys == ["migrations/*", "rds-ca/*"]
+    # It writes only the full output of patch runs (the SSM agent uploads it).
+    assert granted["s3:PutObject"]["Fn::Sub"][0].endswith(":::${Bucket}/patch-output/*")
+    assert granted["s3:GetEncryptionConfiguration"]["Fn::Sub"][0].endswith(":::${Bucket}")
 
 
 def test_host_and_patch_baseline_share_the_patch_group(infra):
@@ -155,9 +169,8 @@ def test_host_and_patch_baseline_share_the_patch_group(infra):
     assert group == {"Fn::Sub": "pets-${Stage}"}
     assert props(infra, "PatchBaseline")["PatchGroups"] == [group]
     assert infra["Outputs"]["PatchGroup"]["Value"] == group
-    assert props(infra, "PatchScanAssociation")["Targets"] == [
-        {"Key": "tag:Patch Group", "Values": [group]}
-    ]
+    for name in ("PatchScanAssociation", "PatchInstallAssociation"):
+        assert props(infra, name)["Targets"] == [{"Key": "tag:Patch Group", "Values": [group]}]
 
 
 def test_no_literal_password_or_secret_anywhere(infra):
@@ -312,8 +325,12 @@ def test_every_output_is_described_and_exported_under_the_stack_name(name):
 
 @pytest.mark.parametrize("name", ALL_TEMPLATES)
 def test_templates_fit_in_a_create_stack_call(name):
-    """CloudFormation takes at most 51,200 bytes of TemplateBody; more needs an S3 upload."""
-    assert len((TEMPLATES / name).read_bytes()) <= 51_200
+    """CloudFormation takes at most 51,200 bytes of TemplateBody; more needs an S3 upload, and
+    no bucket holds the bootstrap or infra templates. ops sends a template over the limit as
+    compact JSON (ops.cfn.changeset), which must then fit."""
+    text, template = cfn_templates.read(TEMPLATES / name)
+    body = text if len(text.encode()) <= 51_200 else cfn_templates.to_compact_json(template)
+    assert len(body.encode()) <= 51_200
 
 
 @pytest.mark.parametrize("name", [*ALL_TEMPLATES, "api/merge.yaml"])

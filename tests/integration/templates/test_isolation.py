@@ -14,7 +14,17 @@ import pytest
 
 from ops import stages
 from tests.support.iam import github_may_assume
-from tests.support.reach import JOBS, REACHES, can, evaluate, identities_of, reach
+from tests.support.identities import ACCOUNT, REGION
+from tests.support.reach import (
+    JOBS,
+    REACHES,
+    Request,
+    can,
+    evaluate,
+    identities_of,
+    reach,
+    stack,
+)
 
 OTHER = {"dev": "prod", "prod": "dev"}
 
@@ -133,3 +143,43 @@ def test_the_plan_role_can_preview_its_stage(account, simulator):
     (plan,) = account.pull_request_roles()
     assert can(account, simulator, plan, reach("preview"), own=previewed)
     assert not can(account, simulator, plan, reach("deploy"), own=previewed)
+
+
+def test_the_release_role_trusts_the_release_reader_on_main_and_only_reads_releases(
+    account, simulator
+):
+    """The host-release workflow's AWS job: one reusable workflow on main, no environment, two
+    reads of AWS's public data and nothing of any stage."""
+    (reader,) = [s.name for s in stages.STAGES if s.reads_host_releases]
+    trust = account.trust(f"pets-github-release-{reader}")
+    workflows = "acme/pets/.github/workflows"
+    on_main = f"{workflows}/host-release-read.yml@refs/heads/main"
+    assert github_may_assume(
+        trust, f"repo:acme/pets:ref:refs/heads/main:job_workflow_ref:{on_main}"
+    )
+    for subject in (
+        "repo:acme/pets:ref:refs/heads/main",
+        f"repo:acme/pets:ref:refs/heads/x:job_workflow_ref:{workflows}/host-release-read.yml"
+        "@refs/heads/x",
+        f"repo:acme/pets:pull_request:job_workflow_ref:{workflows}/host-release-read.yml"
+        "@refs/pull/7/merge",
+        f"repo:acme/pets:environment:{reader}:job_workflow_ref:{on_main}",
+        f"repo:acme/pets:ref:refs/heads/main:job_workflow_ref:{workflows}/mine.yml@refs/heads/main",
+    ):
+        assert not github_may_assume(trust, subject), subject
+    role = account.release_role(reader)
+    newest = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    allowed = [
+        Request("ssm:GetParameter", f"arn:aws:ssm:{REGION}::parameter{newest}"),
+        Request("ec2:DescribeImages", "*"),
+    ]
+    assert [evaluate(simulator, role, r).allowed for r in allowed] == [True, True]
+    bucket = f"arn:aws:s3:::{account.artifacts_bucket(reader)}"
+    refused = [
+        Request("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/pets/x"),
+        Request("cloudformation:DescribeStacks", stack(f"pets-{reader}-infra")),
+        Request("s3:GetObject", f"{bucket}/api/x.zip"),
+        Request("s3:PutObject", f"{bucket}/plan/x"),
+        Request("ec2:DescribeInstances", "*"),
+    ]
+    assert [evaluate(simulator, role, r).allowed for r in refused] == [False] * len(refused)

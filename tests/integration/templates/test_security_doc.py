@@ -8,6 +8,7 @@ with its source in both directions, so adding a role, a statement, a rule, a ski
 command without documenting it fails, and so does documenting something that is not there.
 """
 
+import json
 import re
 from functools import cache
 
@@ -22,7 +23,11 @@ MAKEFILE = ROOT / "Makefile"
 # skips) is all there, and loading it needs no `chalice package` run, so the test stays unit.
 TEMPLATES = ("bootstrap-account.yaml", "bootstrap-stage.yaml", "infra.yaml", "api/merge.yaml")
 IAM_TYPES = ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
-RESOURCE_POLICY_TYPES = ("AWS::S3::BucketPolicy", "AWS::EC2::VPCEndpoint")
+RESOURCE_POLICY_TYPES = (
+    "AWS::S3::BucketPolicy",
+    "AWS::EC2::VPCEndpoint",
+    "AWS::Logs::ResourcePolicy",
+)
 
 
 @cache
@@ -92,6 +97,8 @@ def policy_documents(resource):
     properties = resource.get("Properties", {})
     if resource["Type"] == "AWS::IAM::Role":
         return [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+    if resource["Type"] == "AWS::Logs::ResourcePolicy":  # a JSON string, under Fn::Sub
+        return [json.loads(properties["PolicyDocument"]["Fn::Sub"])]
     if "PolicyDocument" in properties:
         return [properties["PolicyDocument"]]
     return []

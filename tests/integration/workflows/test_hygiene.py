@@ -2,6 +2,8 @@
 
 * top-level ``permissions: contents: read``; ``id-token: write`` exactly on the jobs that assume
   an AWS role (and on the jobs that call a reusable workflow that does), and never ``write-all``;
+  ``contents: write`` only on the job that opens the release pull request, which holds no AWS
+  credentials;
 * every action pinned to a full commit SHA with a ``# vX.Y.Z`` comment; checkout never keeps the
   token (``persist-credentials: false``);
 * ``run:`` steps call only ``make`` or ``python -m ops``, with no shell logic and no ``${{ }}``
@@ -9,7 +11,8 @@
 * no long-lived AWS keys anywhere: roles are assumed through OIDC, from repository/environment
   *variables* (an ARN is not a secret);
 * a job that works on a stage runs in the GitHub Environment of that stage and in the stage's
-  concurrency group ``pets-<stage>``, never cancelled, and only ever names its own stage;
+  concurrency group ``pets-<stage>``, never cancelled, and only ever names its own stage; only
+  the read-only plan and release roles are assumed outside an environment;
 * a job that holds AWS credentials installs only the hash-checked ops venv.
 """
 
@@ -77,7 +80,20 @@ def test_id_token_only_on_jobs_that_assume_a_role(path):
             "an AWS role"
         )
         if "permissions" in job:
-            assert job["permissions"].get("contents") == "read", f"{name}: contents: read"
+            if job["permissions"].get("contents") == "write":
+                _writes_only_to_propose(path, name, job, workflow)
+            else:
+                assert job["permissions"].get("contents") == "read", f"{name}: contents: read"
+
+
+def _writes_only_to_propose(path, name, job, workflow):
+    """Write access to the repository only where a job opens a pull request, and never in the
+    same job as AWS credentials or a stage's environment."""
+    assert role_step(job) is None and not has_id_token(workflow, job), f"{path.name}:{name}"
+    assert environment_name(job) is None, f"{path.name}:{name}: no environment with write access"
+    assert set(job["permissions"]) == {"contents", "pull-requests"}, f"{path.name}:{name}"
+    commands = [line for step in steps(job) for line in run_lines(step)]
+    assert commands == ["make ops-venv", "make host-release-propose"], f"{path.name}:{name}"
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
@@ -142,7 +158,7 @@ def test_no_long_lived_aws_keys(path):
         if step is None:
             continue
         role = step["with"]["role-to-assume"]
-        assert re.fullmatch(r"\$\{\{ vars\.AWS_(DEPLOY|PLAN)_ROLE_ARN \}\}", role), name
+        assert re.fullmatch(r"\$\{\{ vars\.AWS_(DEPLOY|PLAN|RELEASE)_ROLE_ARN \}\}", role), name
         assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}", name
         assert "secrets." not in str(step), name
 
@@ -153,8 +169,10 @@ def test_stage_jobs_use_the_stage_environment_and_concurrency_group(path):
     for name, job in jobs.items():
         env = environment_name(job)
         if env is None:
-            assert role_step(job) is None or "AWS_PLAN_ROLE_ARN" in str(role_step(job)), (
-                f"{name}: only the plan role is assumed outside an environment"
+            role = str(role_step(job))
+            assert role_step(job) is None or re.search(r"AWS_(PLAN|RELEASE)_ROLE_ARN", role), (
+                f"{name}: only the read-only plan and release roles are assumed outside an "
+                "environment"
             )
             continue
         assert set(possible_values(workflow, job, env)) <= set(stages.NAMES), name

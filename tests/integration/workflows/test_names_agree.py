@@ -72,9 +72,13 @@ def test_templates_accept_every_ops_stage(template):
 
 def test_the_stage_bootstrap_exports_what_ops_reads_and_names_the_roles_it_expects():
     template = load_template(ROOT / "cloudformation" / "bootstrap-stage.yaml")
-    assert {"DeployRoleArn", "ExecutionRoleArn", "ArtifactsBucket", "PlanRoleArn"} <= set(
-        template["Outputs"]
-    )
+    assert {
+        "DeployRoleArn",
+        "ExecutionRoleArn",
+        "ArtifactsBucket",
+        "PlanRoleArn",
+        "ReleaseRoleArn",
+    } <= set(template["Outputs"])
     names = {
         r.get("Properties", {}).get("RoleName", {}).get("Fn::Sub")
         for r in template["Resources"].values()
@@ -84,6 +88,7 @@ def test_the_stage_bootstrap_exports_what_ops_reads_and_names_the_roles_it_expec
         "pets-cfn-exec-${Stage}",
         "pets-github-deploy-${Stage}",
         "pets-github-plan-${Stage}",
+        "pets-github-release-${Stage}",
     }
 
 

@@ -3,8 +3,9 @@
 `python -m ops bootstrap` customizes the repository's subject to ``repo``, ``context`` and
 ``job_workflow_ref``: a job's token says
 ``repo:<owner>/<repo>:<context>:job_workflow_ref:<owner>/<repo>/.github/workflows/<file>@<ref>``,
-where the context is ``environment:<name>`` for a job in an environment and ``pull_request`` for
-a pull-request job without one, and ``<file>@<ref>`` is the reusable workflow the job runs in and
+where the context is ``environment:<name>`` for a job in an environment, ``pull_request`` for
+a pull-request job without one and ``ref:<ref>`` for any other job without one (the host-release
+reader, on main), and ``<file>@<ref>`` is the reusable workflow the job runs in and
 the ref it was called at (GitHub documents the claim for jobs in reusable workflows, so every job
 that assumes a role runs in one). The roles (cloudformation/bootstrap-stage.yaml, resolved for
 each stage by tests/support/identities.py) must trust exactly what the workflows present when run
@@ -31,7 +32,10 @@ from tests.support.workflows import (
 SUB = "token.actions.githubusercontent.com:sub"
 MAIN = "refs/heads/main"
 PULL_REQUEST = "refs/pull/*/merge"
-CONFIGURED = {"AWS_PLAN_ROLE_ARN": "arn:aws:iam::111122223333:role/pets-github-plan-dev"}
+CONFIGURED = {
+    "AWS_PLAN_ROLE_ARN": "arn:aws:iam::111122223333:role/pets-github-plan-dev",
+    "AWS_RELEASE_ROLE_ARN": "arn:aws:iam::111122223333:role/pets-github-release-dev",
+}
 
 
 def _refs(workflow):
@@ -72,13 +76,18 @@ def presented():
                     f"pets-github-deploy-{stage}": f"environment:{stage}"
                     for stage in possible_values(workflow, job, env)
                 }
+            elif "AWS_RELEASE_ROLE_ARN" in role:
+                assert env is None, path.name
+                (reader,) = [s.name for s in stages.STAGES if s.reads_host_releases]
+                contexts = {f"pets-github-release-{reader}": "ref:{ref}"}
             else:
                 assert "AWS_PLAN_ROLE_ARN" in role and env is None, path.name
                 (previewed,) = [s.name for s in stages.STAGES if s.previews_pull_requests]
                 contexts = {f"pets-github-plan-{previewed}": "pull_request"}
             for role_name, context in contexts.items():
                 for ref in _refs(workflow):
-                    subject = f"repo:{OWNER}/{REPO}:{context}:job_workflow_ref:{file}@{ref}"
+                    where = context.format(ref=ref)
+                    subject = f"repo:{OWNER}/{REPO}:{where}:job_workflow_ref:{file}@{ref}"
                     found.setdefault(role_name, set()).add(subject)
     return found
 
@@ -103,7 +112,10 @@ def test_every_job_that_assumes_a_role_runs_in_a_reusable_workflow():
 
 @pytest.fixture(scope="module")
 def account():
-    return Account(stages.NAMES, parameters=lambda stage: {"PreviewPullRequests": "true"})
+    return Account(
+        stages.NAMES,
+        parameters=lambda stage: {"PreviewPullRequests": "true", "ReadHostReleases": "true"},
+    )
 
 
 def test_the_roles_trust_exactly_the_subjects_the_workflows_present(account):
@@ -111,16 +123,18 @@ def test_the_roles_trust_exactly_the_subjects_the_workflows_present(account):
     assert set(found) == {
         *(f"pets-github-deploy-{stage}" for stage in stages.NAMES),
         *(f"pets-github-plan-{s.name}" for s in stages.STAGES if s.previews_pull_requests),
+        *(f"pets-github-release-{s.name}" for s in stages.STAGES if s.reads_host_releases),
     }
     for role_name, subjects in found.items():
         assert trusted(account, role_name) == subjects, role_name
 
 
-def test_deploys_run_from_main_and_previews_from_pull_requests():
-    """What makes the refs above: a deploy-role job never runs for a pull request."""
-    deploy, plan = set(), set()
+def test_deploys_and_release_reads_run_from_main_and_previews_from_pull_requests():
+    """What makes the refs above: a deploy-role or release-role job never runs for a pull
+    request."""
+    from_main, plan = set(), set()
     for role_name, subjects in presented().items():
         refs = {subject.rsplit("@", 1)[1] for subject in subjects}
-        (deploy if "deploy" in role_name else plan).update(refs)
-    assert deploy == {MAIN}
+        (plan if "plan" in role_name else from_main).update(refs)
+    assert from_main == {MAIN}
     assert plan == {PULL_REQUEST}
