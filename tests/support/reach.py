@@ -631,6 +631,7 @@ def _execution_role_job(account, stage):
 
     boundary = f"arn:{PARTITION}:iam::{ACCOUNT}:policy/pets-boundary-{stage}"
     host_role = role(f"pets-{stage}-infra-HostRole-1")
+    proxy_role = role(f"pets-{stage}-infra-DbProxyRole-1")
     rule = _arn("events", f"rule/pets-{stage}-patch-compliance")
     return [
         Request("ec2:CreateVpc", ec2("vpc/vpc-new"), new),
@@ -698,6 +699,16 @@ def _execution_role_job(account, stage):
         Request("logs:PutMetricFilter", log_group(stage)),
         Request("cloudwatch:PutMetricAlarm", _arn("cloudwatch", f"alarm:pets-{stage}-patch-x")),
         Request("cloudwatch:PutCompositeAlarm", _arn("cloudwatch", f"alarm:pets-{stage}-patch-y")),
+        # RDS Proxy (EnableDbProxy): the proxy, its endpoint, its targets, its role.
+        Request("rds:CreateDBProxy", "*", new),
+        Request("rds:AddTagsToResource", proxy(stage), new),
+        Request("rds:CreateDBProxyEndpoint", proxy(stage), rds_own),
+        Request("rds:CreateDBProxyEndpoint", proxy(stage, "db-proxy-endpoint"), new),
+        Request("rds:RegisterDBProxyTargets", proxy(stage, "target-group")),
+        Request("rds:ModifyDBProxyTargetGroup", proxy(stage, "target-group")),
+        Request("rds:ModifyDBProxy", proxy(stage), rds_own),
+        Request("rds:DeleteDBProxy", proxy(stage), rds_own),
+        Request("iam:PassRole", proxy_role, {"iam:PassedToService": "rds.amazonaws.com"}),
     ]
 
 
@@ -713,6 +724,8 @@ def _deploy_role_job(account, stage):
         Request("ssm:SendCommand", document(f"pets-{stage}-host-release")),
         Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
         Request("ssm:SendCommand", bucket),
+        # deploy-api fits the API's reserved concurrency into the account's.
+        Request("lambda:GetAccountSettings", "*"),
     ]
 
 
