@@ -1,6 +1,9 @@
 # Everything a developer or CI runs goes through here. CI calls these same targets.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The Lambda runs Python 3.12 (SnapStart needs 3.12 or newer) and `chalice package` picks the
+# runtime from the interpreter that packages, so development, tests and packaging use 3.12 too
+# (.python-version says so to pyenv and to setup-python).
+PYTHON ?= python3.12
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -16,9 +19,11 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # The venv is rebuilt whenever a requirements file is newer than the last install.
-$(STAMP): requirements-dev.txt chalice_app/requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
+# A venv on another Python (made before the move to 3.12) is made again.
+$(STAMP): requirements-dev.txt chalice_app/requirements.txt .python-version
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || \
+	  { echo "Python 3.12 is needed, the Lambda's runtime (set PYTHON=/path/to/python3.12)"; exit 1; }
+	$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || rm -rf $(VENV)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) tools/venv_paths.py
