@@ -1,8 +1,9 @@
 """The stages, defined once, and where each stage's stacks and roles are found.
 
-A stage is data: its name and whether it is protected (deletion protection on its database,
-and ``destroy`` refuses it without ``--force``). Everything else follows from the name by
-convention: its stacks ``pets-<stage>-infra`` and ``pets-<stage>-api`` (in deploy order;
+A stage is data: its name, whether it is protected (deletion protection on its database, and
+``destroy`` refuses it without ``--force``), how a new API version takes traffic (all at once, or a
+canary) and how long an infra update is watched for alarms. Everything else follows from the name
+by convention: its stacks ``pets-<stage>-infra`` and ``pets-<stage>-api`` (in deploy order;
 ``destroy`` walks them backwards), the tag ``stage=<stage>`` on both, and the execution role
 CloudFormation acts through (an output of the bootstrap stack). The templates take any stage name
 of the right shape, so adding a stage is one entry in ``STAGES`` and its bootstrap
@@ -29,9 +30,20 @@ class Stage:
     name: str
     # Its database refuses deletion, and destroy refuses the stage without --force.
     protected: bool = False
+    # How CodeDeploy moves the API alias to a new version (SAM DeploymentPreference Type),
+    # rolling back when the 5xx or Lambda-error alarm goes off meanwhile (docs/deploy.md).
+    traffic_shift: str = "AllAtOnce"
+    # Minutes CloudFormation keeps watching the same alarms after an infra update before it
+    # calls the update done (RollbackConfiguration.MonitoringTimeInMinutes, 0-180).
+    monitoring_minutes: int = 5
 
 
-STAGES = (Stage("dev"), Stage("prod", protected=True))
+# prod's canary lasts 15 minutes because the 5xx alarm needs two breaching 5-minute periods
+# (of three) before it goes off: a shorter canary would end before the alarm could stop it.
+STAGES = (
+    Stage("dev"),
+    Stage("prod", protected=True, traffic_shift="Canary10Percent15Minutes", monitoring_minutes=15),
+)
 NAMES = tuple(s.name for s in STAGES)
 
 
@@ -78,7 +90,7 @@ def stacks(stage, root=ROOT):
             part="api",
             name=stack_name(name, "api"),
             template=root / "build" / "api" / "sam.yaml",
-            parameters={"Stage": name},
+            parameters={"Stage": name, "DeploymentType": get(name).traffic_shift},
             capabilities=(*IAM, "CAPABILITY_AUTO_EXPAND"),  # the SAM transform is a macro
             tags=tags,
             packaged=True,

@@ -49,6 +49,11 @@ class StackSpec:
     role_arn: str | None = None
     s3_bucket: str | None = None
     s3_prefix: str = "templates"
+    # The commit a stage stack is deployed from (ops.cfn.order); None for any other stack.
+    commit: str | None = None
+    rollback: bool = False  # the operator allows going back to a commit that is not newer
+    # CloudFormation rollback triggers ({"RollbackTriggers": [...], "MonitoringTimeInMinutes": n}).
+    rollback_configuration: dict | None = None
 
     def read_template(self):
         if self.template_body is not None:
@@ -124,6 +129,8 @@ def create(ctx, spec, stack, template_text, template, purpose="deploy"):
         request["Tags"] = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
     if spec.role_arn:
         request["RoleARN"] = spec.role_arn
+    if spec.rollback_configuration is not None:
+        request["RollbackConfiguration"] = spec.rollback_configuration
     result = ChangeSet(spec=spec, change_set_type=change_set_type)
     try:
         created = cf.create_change_set(**request)

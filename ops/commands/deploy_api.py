@@ -13,9 +13,8 @@ the network.
 
 from pathlib import Path
 
-from ops import report, stages
-from ops.cfn import artifacts
-from ops.cfn.changeset import StackSpec
+from ops import git, report, stages
+from ops.cfn import order, specs
 from ops.cfn.deploy import deploy
 from ops.cfn.execute import POLL_SECONDS
 from ops.errors import OpsError
@@ -49,6 +48,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--no-execute-changeset", action="store_true", help="upload and preview only"
     )
+    parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
 
 
 def run(args, ctx):
@@ -59,6 +59,7 @@ def run(args, ctx):
         package_dir=args.package_dir,
         bundle_file=args.rds_ca_bundle,
         execute=not args.no_execute_changeset,
+        rollback=args.rollback,
     )
     return 0
 
@@ -71,35 +72,28 @@ def deploy_api(
     bundle_file=None,
     execute=True,
     poll=POLL_SECONDS,
+    rollback=False,
 ):
     """Deploy the API of ``stage``; return its endpoint URL (None when only previewed)."""
-    target = stages.stack(stage, "api")
-    template_path = Path(package_dir) / "sam.yaml" if package_dir else target.template
-    if not template_path.is_file():
-        raise OpsError(
-            f"no packaged API at {template_path}: run make package "
-            "(python -m ops package-api) first"
-        )
-    bucket = stages.artifacts_bucket(ctx, bucket)
-    region = ctx.client("s3").meta.region_name
-    _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, bundle_file)
-    body = artifacts.packaged_template(ctx, template_path, bucket)
-    spec = StackSpec(
-        name=target.name,
-        template_body=body,
-        parameters={**target.parameters, "DbSslCaSha256": ca_sha256},
-        capabilities=target.capabilities,
-        tags=target.tags,
-        s3_bucket=bucket,
-        s3_prefix=f"templates/{stage}",
-        role_arn=stages.execution_role_arn(ctx, stage),
+    spec = specs.api(
+        ctx,
+        stage,
+        git.head(ctx),
+        rollback=rollback,
+        bucket=bucket,
+        package_dir=package_dir,
+        bundle_file=bundle_file,
     )
-    outputs = deploy(ctx, spec, execute=execute, poll=poll)
+    return announce_endpoint(ctx, stage, deploy(ctx, spec, execute=execute, poll=poll))
+
+
+def announce_endpoint(ctx, stage, outputs):
+    """Print and summarise the EndpointURL of a deployed API stack; return it."""
     if outputs is None:
         return None
     url = outputs.get("EndpointURL")
     if not url:
-        raise OpsError(f"{target.name} has no EndpointURL output; is {template_path} the API?")
+        raise OpsError(f"{stages.stack_name(stage, 'api')} has no EndpointURL output")
     ctx.say(f"endpoint: {url}")
     report.append_summary(ctx, f"### API endpoint ({stage})\n\n{url}")
     return url

@@ -5,8 +5,8 @@ capabilities), deployed through a change set by the same code as ``stack-deploy`
 through the stage's CloudFormation execution role when the account has a bootstrap stack.
 """
 
-from ops import stages
-from ops.cfn.changeset import StackSpec
+from ops import git, stages
+from ops.cfn import order, specs
 from ops.cfn.deploy import deploy
 
 
@@ -19,17 +19,10 @@ def add_arguments(parser):
     parser.add_argument(
         "--no-execute-changeset", action="store_true", help="create and print the change set only"
     )
+    parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
 
 
 def run(args, ctx):
-    target = stages.stack(args.stage, "infra")
-    spec = StackSpec(
-        name=target.name,
-        template_path=target.template,
-        parameters=target.parameters,
-        capabilities=target.capabilities,
-        tags=target.tags,
-        role_arn=stages.execution_role_arn(ctx, args.stage),
-    )
+    spec = specs.infra(ctx, args.stage, git.head(ctx), rollback=args.rollback)
     deploy(ctx, spec, execute=not args.no_execute_changeset)
     return 0

@@ -40,6 +40,9 @@ Parameters:
   Stage:
     Type: String
     AllowedValues: [dev, prod]
+  SourceCommit:
+    Type: String
+    Default: ""
 Resources:
   Events:
     Type: AWS::SQS::Queue

@@ -74,15 +74,18 @@ def stubbed_client(service):
     return client, Stubber(client)
 
 
-def make_context(clients=None, *, env=None, clock=None, fetch=None):
+def make_context(clients=None, *, env=None, clock=None, fetch=None, git=None):
     """A Context for one test: output in ``ctx.out``/``ctx.err`` (StringIO), ``ctx.env`` only
     what the test gives, sleep on a ``FakeClock`` (its calls in ``ctx.sleeps``).
 
     AWS comes from ``clients`` (``{service: client}``: moto or Stubber-wrapped), else from boto3,
-    which is moto inside ``mock_aws``. ``fetch`` stands in for HTTP (``ops.http.get``).
+    which is moto inside ``mock_aws``. ``fetch`` stands in for HTTP (``ops.http.get``), ``git``
+    for the repository (``tests.support.gitrepo.git_in``; default: this checkout).
     """
     clock = clock or FakeClock()
     extra = {"fetch": fetch} if fetch else {}
+    if git:
+        extra["git"] = git
     ctx = Context(
         out=io.StringIO(),
         err=io.StringIO(),
