@@ -158,6 +158,24 @@ def test_stages_are_listed_in_deploy_order():
     api = stages.stack("prod", "api")
     assert api.template.parts[-3:] == ("build", "api", "sam.yaml")
     assert "CAPABILITY_AUTO_EXPAND" in api.capabilities
-    assert api.parameters == {"Stage": "prod"}  # only what merge.yaml declares
+    # only what merge.yaml declares; prod takes a new version as a canary
+    assert api.parameters == {"Stage": "prod", "DeploymentType": "Canary10Percent15Minutes"}
     with pytest.raises(OpsError):
         stages.stacks("staging")
+
+
+def test_a_change_set_shows_replacements_first():
+    from ops.cfn.changeset import Change, ChangeSet, StackSpec, markdown, text_table  # noqa: PLC0415 -- this test only
+
+    cs = ChangeSet(
+        spec=StackSpec(name="pets-dev-infra"),
+        change_set_type="UPDATE",
+        changes=[
+            Change("Modify", "Database", "AWS::RDS::DBCluster", "True"),
+            Change("Modify", "Host", "AWS::EC2::Instance", "Conditional"),
+            Change("Modify", "Queue", "AWS::SQS::Queue", "False"),
+        ],
+    )
+    first = "**REPLACES** (deletes and creates anew): `Database` (True), `Host` (Conditional)"
+    assert markdown(cs).split("\n\n")[1] == "> " + first
+    assert text_table(cs).splitlines()[0] == first.replace("`", "")

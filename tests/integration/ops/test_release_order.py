@@ -175,3 +175,38 @@ def test_without_an_api_stack_the_old_triggers_are_cleared(aws):
         "RollbackTriggers": [{"Arn": _alarm_arn("A"), "Type": "AWS::CloudWatch::Alarm"}],
         "MonitoringTimeInMinutes": 15,
     }
+
+
+ROLE_TEMPLATE = """\
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: [%s], Resource: "arn:aws:s3:::pets/*"}
+"""
+
+
+def test_a_preview_lists_widened_permissions_before_the_table(ctx, tmp_path):
+    """The deployed template (GetTemplate) against the new one; moto keeps what it was sent."""
+    from ops.cfn.changeset import StackSpec  # noqa: PLC0415 -- this test only
+
+    _cf().create_stack(StackName="pets-x", TemplateBody=ROLE_TEMPLATE % "s3:GetObject")
+    spec = StackSpec(
+        name="pets-x",
+        template_body=ROLE_TEMPLATE % "s3:GetObject, s3:PutObject",
+        capabilities=("CAPABILITY_IAM",),
+    )
+    deploy(ctx, spec, execute=False)
+    widening = "IAM Role: Allow s3:PutObject on arn:aws:s3:::pets/*"
+    out = ctx.out.getvalue()
+    assert f"**WIDENS PERMISSIONS** (1): {widening}" in out
+    assert out.index("WIDENS PERMISSIONS") < out.index("Logical ID")
+    summary = ctx.summary_path.read_text()
+    assert "> **WIDENS PERMISSIONS** (1): IAM `Role`: Allow s3:PutObject" in summary
