@@ -13,7 +13,8 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
-.PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift bench
+.PHONY: integration clean package plan plan-comment preview deploy-infra migrate-stage deploy-api smoke
+.PHONY: drift bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -112,14 +113,22 @@ plan: $(STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/plan-
 plan-comment: ## CI: post build/plan-STAGE.md on pull request $$PR_NUMBER (needs gh, GH_TOKEN)
 	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
 
-deploy-infra: $(STAMP) ## create or update the pets-STAGE-infra stack
-	$(PY) -m ops deploy-infra --stage $(STAGE)
+# A preview keeps STAGE's change sets and writes their ARNs to build/preview-STAGE.json; with
+# PREVIEW=<that file>, deploy-infra and deploy-api execute exactly those (docs/deploy.md).
+PREVIEW ?=
+FROM_PREVIEW := $(if $(PREVIEW),--from $(PREVIEW))
+
+preview: $(STAMP) ## change sets of STAGE, kept for deploy-* PREVIEW=build/preview-STAGE.json
+	$(PY) -m ops preview --stage $(STAGE) --out build/preview-$(STAGE).json
+
+deploy-infra: $(STAMP) ## create or update the pets-STAGE-infra stack (PREVIEW=file: exactly that)
+	$(PY) -m ops deploy-infra --stage $(STAGE) $(FROM_PREVIEW)
 
 migrate-stage: $(STAMP) ## apply pending migrations to the STAGE database (runs on its host)
 	$(PY) -m ops migrate --stage $(STAGE)
 
-deploy-api: $(STAMP) ## deploy build/api as pets-STAGE-api and print its endpoint URL
-	$(PY) -m ops deploy-api --stage $(STAGE)
+deploy-api: $(STAMP) ## deploy build/api as pets-STAGE-api, print its URL (PREVIEW=file: exactly that)
+	$(PY) -m ops deploy-api --stage $(STAGE) $(FROM_PREVIEW)
 
 smoke: $(STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
 	$(PY) -m ops smoke --stage $(STAGE)

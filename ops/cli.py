@@ -33,6 +33,10 @@ COMMANDS = {
         "plan",
         "change sets (never executed) for every stack of a stage, as a markdown report",
     ),
+    "preview": (
+        "preview",
+        "change sets of every stack of a stage, kept for deploy-* --from to execute exactly",
+    ),
     "deploy-infra": ("deploy_infra", "create or update pets-<stage>-infra through a change set"),
     "deploy-api": (
         "deploy_api",

@@ -154,7 +154,7 @@ def create(ctx, spec, stack, template_text, template, purpose="deploy"):
             result.empty, result.reason, result.arn = True, reason, None
             return result
         raise ChangeSetFailed(f"the change set for {spec.name} failed: {reason}")
-    result.changes = _changes(cf, result.arn, described)
+    result.changes = changes_of(cf, result.arn, described)
     deployed = stacks.deployed_template(cf, spec.name) if change_set_type == "UPDATE" else None
     result.widenings = broadening.find(deployed, template)
     return result
@@ -243,7 +243,8 @@ def _wait_until_created(ctx, cf, arn):
         waited += CHANGE_SET_POLL
 
 
-def _changes(cf, arn, first_page):
+def changes_of(cf, arn, first_page):
+    """The resource changes of a described change set, every page."""
     page, changes = first_page, []
     while True:
         for change in page.get("Changes", []):

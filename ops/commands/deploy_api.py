@@ -14,7 +14,7 @@ the network.
 from pathlib import Path
 
 from ops import git, report, stages
-from ops.cfn import order, specs
+from ops.cfn import order, preview, specs
 from ops.cfn.deploy import deploy
 from ops.cfn.execute import POLL_SECONDS
 from ops.errors import OpsError
@@ -49,9 +49,23 @@ def add_arguments(parser):
         "--no-execute-changeset", action="store_true", help="upload and preview only"
     )
     parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
+    parser.add_argument(
+        "--from",
+        dest="preview",
+        type=Path,
+        metavar="PREVIEW",
+        help=(
+            "execute the change set python -m ops preview recorded in this file, by its ARN, "
+            "refusing if the stack changed since; nothing else is uploaded or created"
+        ),
+    )
 
 
 def run(args, ctx):
+    if args.preview:
+        outputs = preview.execute(ctx, args.stage, "api", args.preview, git.head(ctx))
+        announce_endpoint(ctx, args.stage, outputs)
+        return 0
     deploy_api(
         ctx,
         args.stage,

@@ -5,8 +5,10 @@ capabilities), deployed through a change set by the same code as ``stack-deploy`
 through the stage's CloudFormation execution role when the account has a bootstrap stack.
 """
 
+from pathlib import Path
+
 from ops import git, stages
-from ops.cfn import order, specs
+from ops.cfn import order, preview, specs
 from ops.cfn.deploy import deploy
 
 
@@ -20,9 +22,22 @@ def add_arguments(parser):
         "--no-execute-changeset", action="store_true", help="create and print the change set only"
     )
     parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
+    parser.add_argument(
+        "--from",
+        dest="preview",
+        type=Path,
+        metavar="PREVIEW",
+        help=(
+            "execute the change set python -m ops preview recorded in this file, by its ARN, "
+            "refusing if the stack changed since; nothing else is uploaded or created"
+        ),
+    )
 
 
 def run(args, ctx):
+    if args.preview:
+        preview.execute(ctx, args.stage, "infra", args.preview, git.head(ctx))
+        return 0
     spec = specs.infra(ctx, args.stage, git.head(ctx), rollback=args.rollback)
     deploy(ctx, spec, execute=not args.no_execute_changeset)
     return 0
