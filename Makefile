@@ -1,6 +1,9 @@
 # Everything a developer or CI runs goes through here. CI calls these same targets.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The Lambda runs Python 3.12 (SnapStart needs 3.12 or newer) and `chalice package` picks the
+# runtime from the interpreter that packages, so development, tests and packaging use 3.12 too
+# (.python-version says so to pyenv and to setup-python).
+PYTHON ?= python3.12
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -21,8 +24,8 @@ NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
-.PHONY: integration clean package plan plan-comment deploy-infra migrate-stage deploy-api smoke drift bench
-.PHONY: ops-venv patch host-release host-release-propose
+.PHONY: integration clean package plan plan-comment preview deploy-infra migrate-stage deploy-api smoke
+.PHONY: drift bench ops-venv patch host-release host-release-propose
 
 # The descriptions name variables in capitals; the list after them shows their current values.
 help: ## list the targets and the variables they read
@@ -33,14 +36,16 @@ help: ## list the targets and the variables they read
 	  "STAGE=$(STAGE)" "the stage of plan, deploy-infra, migrate-stage, deploy-api, smoke, drift" \
 	  "PORT=$(or $(PORT),8000)" "make run's HTTP port on 127.0.0.1" \
 	  "DB_HOST:DB_PORT=$(or $(DB_HOST),127.0.0.1):$(or $(DB_PORT),3306)" "the database of make run and make test (README.md)" \
-	  "PYTHON=$(PYTHON)" "the interpreter the venvs are built with (3.11 or newer)" \
+	  "PYTHON=$(PYTHON)" "the interpreter the venvs are built with (3.12, the Lambda's)" \
 	  "PR_NUMBER=$(or $(PR_NUMBER),unset)" "plan-comment: the pull request to comment on"
 	@echo "The commands behind the targets: .venv/bin/python -m ops (with --help: listed, in order)"
 
 # The venv is rebuilt whenever a requirements file is newer than the last install.
-$(STAMP): requirements-dev.txt requirements-run.txt chalice_app/requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
+# A venv on another Python (made before the move to 3.12) is made again.
+$(STAMP): requirements-dev.txt requirements-run.txt chalice_app/requirements.txt .python-version
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || \
+	  { echo "Python 3.12 is needed, the Lambda's runtime (set PYTHON=/path/to/python3.12)"; exit 1; }
+	$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || rm -rf $(VENV)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) tools/venv_paths.py
@@ -55,9 +60,10 @@ $(TOOLS_STAMP): requirements-tools.txt
 
 tools: $(TOOLS_STAMP) ## create or refresh .venv-tools (checkov) from requirements-tools.txt
 
-$(OPS_STAMP): requirements-ops.txt requirements-migrate.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
+$(OPS_STAMP): requirements-ops.txt requirements-migrate.txt .python-version
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || \
+	  { echo "Python 3.12 is needed, the Lambda's runtime (set PYTHON=/path/to/python3.12)"; exit 1; }
+	$(OPS_PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || rm -rf $(OPS_VENV)
 	test -x $(OPS_PY) || $(PYTHON) -m venv $(OPS_VENV)
 	$(OPS_PY) -m pip install --quiet --require-hashes -r requirements-ops.txt
 	$(OPS_PY) tools/venv_paths.py
@@ -65,9 +71,10 @@ $(OPS_STAMP): requirements-ops.txt requirements-migrate.txt
 
 ops-venv: $(OPS_STAMP) ## create or refresh .venv-ops: only what ops needs, hash-checked (what deploy jobs run)
 
-$(RUN_STAMP): requirements-run.txt chalice_app/requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-	  { echo "Python 3.11 or newer is needed (set PYTHON=python3.11)"; exit 1; }
+$(RUN_STAMP): requirements-run.txt chalice_app/requirements.txt .python-version
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || \
+	  { echo "Python 3.12 is needed, the Lambda's runtime (set PYTHON=/path/to/python3.12)"; exit 1; }
+	$(RUN_VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || rm -rf $(RUN_VENV)
 	test -x $(RUN_VENV)/bin/python || $(PYTHON) -m venv $(RUN_VENV)
 	$(RUN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
 	$(RUN_VENV)/bin/python tools/venv_paths.py
@@ -148,14 +155,22 @@ plan: $(OPS_STAMP) ## change-set preview of STAGE's stacks (markdown) -> build/p
 plan-comment: ## CI: post build/plan-STAGE.md on pull request PR_NUMBER (needs gh, GH_TOKEN)
 	gh pr comment "$$PR_NUMBER" --body-file build/plan-$(STAGE).md --edit-last --create-if-none
 
-deploy-infra: $(OPS_STAMP) ## create or update the pets-STAGE-infra stack
-	$(OPS_PY) -m ops deploy-infra --stage $(STAGE)
+# A preview keeps STAGE's change sets and writes their ARNs to build/preview-STAGE.json; with
+# PREVIEW=<that file>, deploy-infra and deploy-api execute exactly those (docs/deploy.md).
+PREVIEW ?=
+FROM_PREVIEW := $(if $(PREVIEW),--from $(PREVIEW))
+
+preview: $(OPS_STAMP) ## change sets of STAGE, kept for deploy-* PREVIEW=build/preview-STAGE.json
+	$(OPS_PY) -m ops preview --stage $(STAGE) --out build/preview-$(STAGE).json
+
+deploy-infra: $(OPS_STAMP) ## create or update the pets-STAGE-infra stack (PREVIEW=file: exactly that)
+	$(OPS_PY) -m ops deploy-infra --stage $(STAGE) $(FROM_PREVIEW)
 
 migrate-stage: $(OPS_STAMP) ## apply pending migrations to the STAGE database (runs on its host)
 	$(OPS_PY) -m ops migrate --stage $(STAGE)
 
-deploy-api: $(OPS_STAMP) ## deploy build/api as pets-STAGE-api and print its endpoint URL
-	$(OPS_PY) -m ops deploy-api --stage $(STAGE)
+deploy-api: $(OPS_STAMP) ## deploy build/api as pets-STAGE-api, print its URL (PREVIEW=file: exactly that)
+	$(OPS_PY) -m ops deploy-api --stage $(STAGE) $(FROM_PREVIEW)
 
 smoke: $(OPS_STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
 	$(OPS_PY) -m ops smoke --stage $(STAGE)

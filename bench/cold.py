@@ -182,26 +182,42 @@ def measure(settings, event, repeats, roots):
     return summary
 
 
-# What the first connection adds in AWS with DB_AUTH=iam, which no local run can show: boto3
-# (in Lambda's runtime, so from the venv here) imported, a session and an RDS client made, and
-# an IAM auth token signed (locally: no call leaves the machine), through chalicelib exactly as
-# the handler does it. Fake credentials; the token is never used.
-_IAM_CHILD = r"""
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from chalicelib.credentials import get_credentials
-from chalicelib.settings import DbSettings
-settings = DbSettings(host="pets.cluster-x.rds.amazonaws.com", user="pets_api", auth="iam")
+# The cold start in each DB_AUTH mode, through the handler module as Lambda loads it. In ``iam``
+# mode the init prepares the signer (chalicelib.credentials.prepare) and the first connection
+# signs an IAM token with stand-in credentials (offline: signing makes no call); the local
+# database cannot check such a token, so the login itself then uses the bench user's password.
+_AUTH_CHILD = r"""
+import json, os, sys, time
 started = time.perf_counter()
-user, token = get_credentials(settings)
-assert token
-sys.stderr.write("IAM %r\n" % (time.perf_counter() - started))
+sys.path.insert(0, sys.argv[1])
+mode, event_json = sys.argv[2], sys.argv[3]
+import app
+from chalicelib import credentials
+from chalicelib.db import connector
+from chalicelib.settings import DbSettings
+initialised = time.perf_counter()
+password = DbSettings.from_env()._replace(auth="password")
+signed = password._replace(host="pets.cluster-x.rds.amazonaws.com", auth="iam")
+plain = connector(password)
+def connect():
+    if mode == "iam":
+        assert credentials.get_credentials(signed)[1]
+    return plain()
+class Context:
+    aws_request_id = "cold-start"
+    function_name = "pets-dev-api"
+    def get_remaining_time_in_millis(self):
+        return 5000
+handler = app.create_app(settings=password, connect=connect)
+status = handler(json.loads(event_json), Context())["statusCode"]
+served = time.perf_counter()
+sys.stderr.write("AUTH %r %r %r\n" % (initialised - started, served - initialised, status))
 """
 
 
-def iam_token_ms(root, repeats):
-    """Median ms of the first IAM auth token in a fresh process (boto3 import included)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
+def auth_modes(root, settings, event, repeats):
+    """Medians of init and first-request ms per DB_AUTH mode, in fresh processes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DB_", "PYTHON"))}
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "bench-fake-key-id",
@@ -210,19 +226,36 @@ def iam_token_ms(root, repeats):
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "DB_HOST": settings.host,
+            "DB_PORT": str(settings.port),
+            "DB_USER": settings.user,
+            "DB_PASSWORD": settings.password,
+            "DB_NAME": settings.database,
         }
     )
-    samples = []
-    for _ in range(repeats + 1):  # the first one only warms the page cache
-        done = subprocess.run(
-            [sys.executable, "-I", "-c", _IAM_CHILD, str(root)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        lines = [line for line in done.stderr.splitlines() if line.startswith("IAM ")]
-        if done.returncode != 0 or not lines:
-            raise RuntimeError(f"IAM token timing failed: {done.stderr[-2000:]}")
-        samples.append(float(lines[-1].split()[1]) * 1000)
-    return round(statistics.median(samples[1:]), 1)
+    samples = {"password": [], "iam": []}
+    for index in range(repeats + 1):  # the first round only warms the page cache
+        for mode in samples:
+            done = subprocess.run(
+                [sys.executable, "-I", "-B", "-c", _AUTH_CHILD, str(root), mode, json.dumps(event)],
+                env={**env, "DB_AUTH": mode},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            lines = [line for line in done.stderr.splitlines() if line.startswith("AUTH ")]
+            if done.returncode != 0 or not lines:
+                raise RuntimeError(f"cold start in {mode} mode failed: {done.stderr[-2000:]}")
+            init, first, status = (ast.literal_eval(p) for p in lines[-1].split()[1:4])
+            if status != 200:
+                raise RuntimeError(f"cold start in {mode} mode answered {status}")
+            if index:
+                samples[mode].append((init * 1000, first * 1000))
+    return {
+        mode: {
+            "init_ms": round(statistics.median(s[0] for s in runs), 1),
+            "first_request_ms": round(statistics.median(s[1] for s in runs), 1),
+        }
+        for mode, runs in samples.items()
+    }

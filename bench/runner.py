@@ -184,8 +184,8 @@ def run(config, seed, quick):
         event = pet_event(dataset.pet_name(sizes[0] - 1))
         roots = cold.build_task_roots(stack.enter_context(tempfile.TemporaryDirectory()))
         cold_start = cold.measure(databases[sizes[0]], event, config["cold_repeats"], roots)
-        cold_start["iam_first_token_ms"] = cold.iam_token_ms(
-            roots["chalice"], max(1, config["cold_repeats"] // 3)
+        cold_start["auth_modes"] = cold.auth_modes(
+            roots["chalice"], databases[sizes[0]], event, max(1, config["cold_repeats"] // 3)
         )
         results["profile"]["app_imports"] = [
             {"module": module, "self_us": own, "cumulative_us": total}

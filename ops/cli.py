@@ -45,6 +45,10 @@ COMMANDS = {
     ),
     "package-api": ("package_api", "package the API offline into build/api (make package)"),
     "plan": ("plan", "preview a stage's changes: change sets, never executed, as markdown"),
+    "preview": (
+        "preview",
+        "change sets of every stack of a stage, kept for deploy-* --from to execute exactly",
+    ),
     "deploy-infra": ("deploy_infra", "create or update pets-<stage>-infra through a change set"),
     "deploy-api": (
         "deploy_api",

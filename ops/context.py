@@ -1,8 +1,8 @@
-"""What a command may use to touch the world: output streams, environment, clock, HTTP, AWS.
+"""What a command may use to touch the world: output streams, environment, clock, HTTP, git, AWS.
 
 The CLI builds the default ``Context()``. Tests build their own, handing in a boto3 session
-backed by moto, clients wrapped in a botocore Stubber, a fake sleep and clock, a StringIO, and
-an HTTP ``fetch`` of their own, so no test needs ``mock.patch``.
+backed by moto, clients wrapped in a botocore Stubber, a fake sleep and clock, a StringIO, an
+HTTP ``fetch`` and a ``git`` runner of their own, so no test needs ``mock.patch``.
 """
 
 import dataclasses
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ops import http
+from ops import git, http
 
 # Every AWS call: seconds to open a connection, and to wait for each answer. With botocore's
 # standard retries (3 attempts unless AWS_MAX_ATTEMPTS says otherwise) an endpoint that accepts
@@ -38,6 +38,8 @@ class Context:
     profile: str | None = None
     # GET a URL: fetch(url, timeout=..., headers=...) -> ops.http.Response.
     fetch: Callable[..., http.Response] = http.get
+    # Run git in the repository: git(*args) -> subprocess.CompletedProcess (ops.git).
+    git: Callable[..., Any] = field(default_factory=git.runner)
     _clients: dict = field(default_factory=dict, repr=False)
 
     def client(self, service):

@@ -1,9 +1,10 @@
 """The stages, defined once, and where each stage's stacks and roles are found.
 
 A stage is data: its name, whether it is protected (deletion protection on its database,
-and ``destroy`` refuses it without ``--force``) and whether pull requests preview it. Everything
-else follows from the name by convention: its stacks ``pets-<stage>-infra`` and
-``pets-<stage>-api`` (in deploy order; ``destroy`` walks them backwards), the tag
+and ``destroy`` refuses it without ``--force``), whether pull requests preview it, how a new API
+version takes traffic (all at once, or a canary) and how long an infra update is watched for
+alarms. Everything else follows from the name by convention: its stacks ``pets-<stage>-infra``
+and ``pets-<stage>-api`` (in deploy order; ``destroy`` walks them backwards), the tag
 ``stage=<stage>`` on both, and its bootstrap stack ``pets-bootstrap-<stage>``, whose outputs name
 the stage's artifacts bucket and the execution role CloudFormation acts through. The bootstrap
 stack is deliberately outside ``pets-<stage>-*``, the stacks the stage's deploy role may change.
@@ -55,11 +56,24 @@ class Stage:
     # change of capacity is reviewed and deployed like any other change.
     infra: dict = field(default_factory=dict)
     api: dict = field(default_factory=dict)
+    # How CodeDeploy moves the API alias to a new version (SAM DeploymentPreference Type),
+    # rolling back when the 5xx or Lambda-error alarm goes off meanwhile (docs/deploy.md).
+    traffic_shift: str = "AllAtOnce"
+    # Minutes CloudFormation keeps watching the same alarms after an infra update before it
+    # calls the update done (RollbackConfiguration.MonitoringTimeInMinutes, 0-180).
+    monitoring_minutes: int = 5
 
 
+# prod's canary lasts 15 minutes because the 5xx alarm needs two breaching 5-minute periods
+# (of three) before it goes off: a shorter canary would end before the alarm could stop it.
 STAGES = (
     Stage("dev", previews_pull_requests=True, reads_host_releases=True),
-    Stage("prod", protected=True),
+    Stage(
+        "prod",
+        protected=True,
+        traffic_shift="Canary10Percent15Minutes",
+        monitoring_minutes=15,
+    ),
 )
 NAMES = tuple(s.name for s in STAGES)
 
@@ -124,7 +138,7 @@ def stacks(stage, root=ROOT):
             part="api",
             name=stack_name(name, "api"),
             template=root / "build" / "api" / "sam.yaml",
-            parameters={**stage.api, "Stage": name},
+            parameters={**stage.api, "Stage": name, "DeploymentType": stage.traffic_shift},
             capabilities=(*IAM, "CAPABILITY_AUTO_EXPAND"),  # the SAM transform is a macro
             tags=tags,
             packaged=True,

@@ -10,6 +10,8 @@ gateway endpoint. pymysql then verifies the certificate chain and the host name.
 import hashlib
 import os
 
+from .credentials import aws_client
+
 _DOWNLOADED = {}
 
 
@@ -34,8 +36,8 @@ def ca_file(location, session_factory=None, sha256=""):
         return location
     if location not in _DOWNLOADED:
         bucket, _, key = location[len("s3://") :].partition("/")
-        session = session_factory() if session_factory else _boto3_session()
-        body = session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        s3 = session_factory().client("s3") if session_factory else aws_client("s3")
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         if sha256 and hashlib.sha256(body).hexdigest() != sha256:
             raise UntrustedBundle(f"{location} does not have the SHA-256 the deploy recorded")
         # Deferred: tempfile pulls in shutil, random, bz2 and lzma, ~5 ms of every cold start,
@@ -48,9 +50,3 @@ def ca_file(location, session_factory=None, sha256=""):
             handle.write(body)
         _DOWNLOADED[location] = path
     return _DOWNLOADED[location]
-
-
-def _boto3_session():
-    import boto3  # noqa: PLC0415 -- deferred: only needed in AWS, and costly on the cold path
-
-    return boto3.session.Session()

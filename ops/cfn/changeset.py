@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ops import report
 from ops.aws.errors import NO_UPDATES, error_message, is_no_updates
-from ops.cfn import templates
+from ops.cfn import broadening, stacks, templates
 from ops.errors import OpsError
 
 CHANGE_SET_TIMEOUT = 900  # seconds; SAM transforms of large templates can take minutes
@@ -49,6 +49,11 @@ class StackSpec:
     role_arn: str | None = None
     s3_bucket: str | None = None
     s3_prefix: str = "templates"
+    # The commit a stage stack is deployed from (ops.cfn.order); None for any other stack.
+    commit: str | None = None
+    rollback: bool = False  # the operator allows going back to a commit that is not newer
+    # CloudFormation rollback triggers ({"RollbackTriggers": [...], "MonitoringTimeInMinutes": n}).
+    rollback_configuration: dict | None = None
 
     def read_template(self):
         if self.template_body is not None:
@@ -73,6 +78,12 @@ class ChangeSet:
     changes: list = field(default_factory=list)
     empty: bool = False
     reason: str = ""
+    widenings: list = field(default_factory=list)  # ops.cfn.broadening.Widening
+
+    @property
+    def replacements(self):
+        """Changes that delete a resource and create it anew (True, or Conditional)."""
+        return [c for c in self.changes if c.replacement in ("True", "Conditional")]
 
 
 def classify(stack):
@@ -124,6 +135,8 @@ def create(ctx, spec, stack, template_text, template, purpose="deploy"):
         request["Tags"] = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
     if spec.role_arn:
         request["RoleARN"] = spec.role_arn
+    if spec.rollback_configuration is not None:
+        request["RollbackConfiguration"] = spec.rollback_configuration
     result = ChangeSet(spec=spec, change_set_type=change_set_type)
     try:
         created = cf.create_change_set(**request)
@@ -141,7 +154,9 @@ def create(ctx, spec, stack, template_text, template, purpose="deploy"):
             result.empty, result.reason, result.arn = True, reason, None
             return result
         raise ChangeSetFailed(f"the change set for {spec.name} failed: {reason}")
-    result.changes = _changes(cf, result.arn, described)
+    result.changes = changes_of(cf, result.arn, described)
+    deployed = stacks.deployed_template(cf, spec.name) if change_set_type == "UPDATE" else None
+    result.widenings = broadening.find(deployed, template)
     return result
 
 
@@ -156,7 +171,8 @@ COLUMNS = ("Action", "Logical ID", "Type", "Replacement")
 
 def text_table(change_set):
     rows = [(c.action, c.logical_id, c.resource_type, c.replacement) for c in change_set.changes]
-    return report.text_table(COLUMNS, rows)
+    table = report.text_table(COLUMNS, rows) if rows else "(no resource changes)"
+    return "\n".join([*_warnings(change_set, lambda text: text.replace("`", "")), table])
 
 
 def markdown(change_set, title=None):
@@ -166,8 +182,23 @@ def markdown(change_set, title=None):
     rows = [
         (c.action, f"`{c.logical_id}`", c.resource_type, c.replacement) for c in change_set.changes
     ]
-    body = report.markdown_table(COLUMNS, rows)
-    return f"### {title}\n\n{body}"
+    body = report.markdown_table(COLUMNS, rows) if rows else "No resource changes."
+    warnings = "".join(f"> {line}\n>\n" for line in _warnings(change_set, report.cell))
+    return f"### {title}\n\n" + (warnings.rstrip(">\n") + "\n\n" if warnings else "") + body
+
+
+def _warnings(change_set, shown):
+    """The lines a reviewer must not miss, before the table: replacements, then widenings."""
+    lines = []
+    if change_set.replacements:
+        names = ", ".join(f"`{c.logical_id}` ({c.replacement})" for c in change_set.replacements)
+        lines.append(f"**REPLACES** (deletes and creates anew): {shown(names)}")
+    if change_set.widenings:
+        lines.append(
+            f"**WIDENS PERMISSIONS** ({len(change_set.widenings)}): "
+            + "; ".join(shown(w.line()) for w in change_set.widenings)
+        )
+    return lines
 
 
 def _template_location(ctx, spec, text, template):
@@ -217,7 +248,8 @@ def _wait_until_created(ctx, cf, arn):
         waited += CHANGE_SET_POLL
 
 
-def _changes(cf, arn, first_page):
+def changes_of(cf, arn, first_page):
+    """The resource changes of a described change set, every page."""
     page, changes = first_page, []
     while True:
         for change in page.get("Changes", []):

@@ -6,7 +6,7 @@ why; "no changes", in either of CloudFormation's forms, is success and prints th
 """
 
 from ops import report
-from ops.cfn import changeset
+from ops.cfn import changeset, order
 from ops.cfn.execute import (
     POLL_SECONDS,
     delete_stack,
@@ -22,6 +22,7 @@ def deploy(ctx, spec, execute=True, poll=POLL_SECONDS):
     text, template = spec.read_template()
     cf = ctx.client("cloudformation")
     stack = current_stack(cf, spec.name)
+    order.check(ctx, stack, spec.commit, spec.rollback)
     if changeset.classify(stack) == "recreate":
         if not execute:
             ctx.say(

@@ -31,6 +31,7 @@ MERGE_TEMPLATE = ROOT / "cloudformation" / "api" / "merge.yaml"
 DEFAULT_OUT = ROOT / "build" / "api"
 # Any region name works (see the module docstring); this one is used only when none is set.
 FALLBACK_REGION = "us-east-1"
+ALIAS = "live"  # the Lambda alias API Gateway calls and CodeDeploy moves
 REQUIRED_VARIABLES = (
     "DB_HOST",
     "DB_FALLBACK_HOST",
@@ -112,5 +113,18 @@ def check_packaged(template):
     ]
     outputs = template.get("Outputs", {})
     missing += [f"output {name}" for name in ("EndpointURL", "FunctionName") if name not in outputs]
+    if handler.get("AutoPublishAlias") != ALIAS:
+        missing.append(f"APIHandler AutoPublishAlias {ALIAS}")
     if missing:
         raise OpsError("package-api: the merged template lacks " + ", ".join(missing))
+    # A route Chalice adds must have its integration in the merge template too, or API Gateway
+    # would call $LATEST and bypass the alias, the canary and the rollback.
+    definition = resources.get("RestAPI", {}).get("Properties", {}).get("DefinitionBody", {})
+    for path, methods in (definition.get("paths") or {}).items():
+        for method, operation in methods.items():
+            uri = (operation.get("x-amazon-apigateway-integration") or {}).get("uri")
+            if "APIHandler.Alias" not in str(uri):
+                raise OpsError(
+                    f"package-api: {method} {path} calls the function, not its alias "
+                    "(add its integration uri to cloudformation/api/merge.yaml)"
+                )

@@ -1,4 +1,4 @@
-"""The one reader of deployed stacks: does a stack exist, what are its outputs.
+"""The one reader of deployed stacks: does a stack exist, what are its outputs, its template.
 
 Commands that act on a stage find everything (host, database endpoint, bucket, roles) in stack
 outputs, never in configuration of their own, so what they touch is what was deployed.
@@ -7,6 +7,7 @@ outputs, never in configuration of their own, so what they touch is what was dep
 from botocore.exceptions import ClientError
 
 from ops.aws.errors import error_message, is_missing_stack
+from ops.cfn import templates
 from ops.errors import OpsError
 
 
@@ -42,3 +43,14 @@ def require(outputs, stack_name, *names):
     if missing:
         raise OpsError(f"stack {stack_name} has no output {', '.join(missing)}")
     return [outputs[n] for n in names]
+
+
+def deployed_template(cf, name):
+    """The stack's template as it was sent (before transforms), parsed; None without a stack."""
+    try:
+        body = cf.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    except Exception as exc:
+        if is_missing_stack(exc):
+            return None
+        raise
+    return body if isinstance(body, dict) else templates.parse(body, name)

@@ -1,17 +1,18 @@
 """``python -m ops deploy-infra --stage S`` (what ``make deploy-infra`` runs): ``pets-S-infra``.
 
-The stage's infrastructure stack as ``ops.stages`` describes it (template, parameters, tags,
-capabilities), deployed through a change set by the same code as ``stack-deploy``, acting
-through the stage's CloudFormation execution role when the account has a bootstrap stack.
-
-First it uploads the migration runner's requirements to the key the ``HostRequirementsKey``
-parameter names: the host's cfn-init builds its venv from them, at boot and whenever the key
-changes (docs/migrations.md).
+The stage's infrastructure stack as ``ops.cfn.specs.infra`` builds it (the same spec ``preview``
+makes): the migration runner's requirements uploaded first to the key the ``HostRequirementsKey``
+parameter names (the host's cfn-init builds its venv from them: docs/migrations.md), the commit
+(``SourceCommit``: a commit that does not descend from the deployed one is refused unless
+``--rollback``), rollback triggers on the API's alarms, deployed through a change set by the
+same code as ``stack-deploy``, acting through the stage's CloudFormation execution role when the
+stage has a bootstrap stack. With ``--from`` it executes the change set ``preview`` kept instead.
 """
 
-from ops import stages
-from ops.cfn import artifacts
-from ops.cfn.changeset import StackSpec
+from pathlib import Path
+
+from ops import git, stages
+from ops.cfn import order, preview, specs
 from ops.cfn.deploy import deploy
 
 
@@ -31,20 +32,23 @@ def add_arguments(parser):
             "host reads its requirements from that exported bucket, so override only with it)"
         ),
     )
+    parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
+    parser.add_argument(
+        "--from",
+        dest="preview",
+        type=Path,
+        metavar="PREVIEW",
+        help=(
+            "execute the change set python -m ops preview recorded in this file, by its ARN, "
+            "refusing if the stack changed since; nothing else is uploaded or created"
+        ),
+    )
 
 
 def run(args, ctx):
-    target = stages.stack(args.stage, "infra")
-    key, data = stages.host_requirements()
-    bucket = stages.artifacts_bucket(ctx, args.stage, args.bucket)
-    artifacts.put_if_absent(ctx, bucket, key, data, "the host's requirements", "text/plain")
-    spec = StackSpec(
-        name=target.name,
-        template_path=target.template,
-        parameters=target.parameters,
-        capabilities=target.capabilities,
-        tags=target.tags,
-        role_arn=stages.execution_role_arn(ctx, args.stage),
-    )
+    if args.preview:
+        preview.execute(ctx, args.stage, "infra", args.preview, git.head(ctx))
+        return 0
+    spec = specs.infra(ctx, args.stage, git.head(ctx), rollback=args.rollback, bucket=args.bucket)
     deploy(ctx, spec, execute=not args.no_execute_changeset)
     return 0

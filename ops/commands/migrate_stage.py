@@ -125,7 +125,7 @@ def remote_script(
         f"command -v {VENV_TOOL} >/dev/null 2>&1 || {{ echo 'migrate: this host was not set "
         f"up by cfn-init (no {VENV_TOOL}): deploy the infra stack (make deploy-infra)' >&2; "
         "exit 1; }",
-        # The system python3 only unzips; the venv's python3.11 runs the bundle.
+        # The system python3 only unzips; the venv's python3.12 runs the bundle.
         "python3 -m zipfile -e bundle.zip app",
         f"venv=$({VENV_TOOL} app/{REQUIREMENTS})",
         "cd app",

@@ -21,10 +21,10 @@ import dataclasses
 from pathlib import Path
 
 from ops import report, stages
-from ops.aws.errors import describe, is_missing_stack
-from ops.cfn import artifacts, changeset, templates
+from ops.aws.errors import describe
+from ops.cfn import artifacts, changeset
 from ops.cfn.changeset import StackSpec
-from ops.cfn.stacks import current_stack
+from ops.cfn.stacks import current_stack, deployed_template
 from ops.errors import OpsError
 
 
@@ -85,17 +85,6 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
     return "\n\n".join([header, *sections]) + "\n", ok
 
 
-def _deployed_template(cf, name):
-    """The stack's template as deployed, before transforms (where CodeUri is); None if none."""
-    try:
-        body = cf.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
-    except Exception as exc:
-        if is_missing_stack(exc):
-            return None
-        raise
-    return body if isinstance(body, dict) else templates.parse(body, name)
-
-
 def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
     if target.packaged:
         if not target.template.is_file():
@@ -106,7 +95,7 @@ def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
             target.template,
             bucket,
             upload_artifacts=False,
-            deployed=_deployed_template(cf, target.name),
+            deployed=deployed_template(cf, target.name),
         )
         parameters = dict(target.parameters)
         # DbSslCaSha256 is not sent: a change set keeps the digest the last deploy recorded.

@@ -18,13 +18,14 @@ import time
 import uuid
 from urllib.parse import quote
 
+from chalicelib.pretraffic import CANARY_PET
 from ops import report, stages
 from ops.cfn.stacks import require, stack_outputs
 from ops.errors import OpsError
 
 RETRYABLE = {502, 503, 504}
-# The pipeline's own pet: sql/aws/canary.sql puts it in every stage, sql/sample/pets.sql locally.
-DEFAULT_PET = {"name": "Smokey", "owner": "pets-pipeline", "species": "canary"}
+# The pipeline's own pet, the one the PreTraffic hook looks up too.
+DEFAULT_PET = CANARY_PET
 
 
 def add_arguments(parser):

@@ -38,11 +38,23 @@ Outputs:
 """
 
 INFRA_TEMPLATE = """\
-Description: stand-in for the infra stack
+Description: stand-in for the infra stack (with the database parameters deploy-api reads)
 Parameters:
   Stage:
     Type: String
     AllowedValues: [dev, prod]
+  SourceCommit:
+    Type: String
+    Default: ""
+  DbMaxCapacity:
+    Type: Number
+    Default: 2
+  DbReaderCount:
+    Type: Number
+    Default: 0
+  EnableDbProxy:
+    Type: String
+    Default: "false"
 Resources:
   Events:
     Type: AWS::SQS::Queue

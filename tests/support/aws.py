@@ -99,16 +99,21 @@ def lambda_account(total, unreserved):
     return client, stub
 
 
-def make_context(clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False):
+def make_context(
+    clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False, git=None
+):
     """A Context for one test: output in ``ctx.out``/``ctx.err`` (StringIO), ``ctx.env`` only
     what the test gives, sleep on a ``FakeClock`` (its calls in ``ctx.sleeps``).
 
     AWS comes from ``clients`` (``{service: client}``: moto or Stubber-wrapped), else from boto3,
     which is moto inside ``mock_aws``; ``rest_from_boto3`` takes the services ``clients`` does
-    not name from boto3 too. ``fetch`` stands in for HTTP (``ops.http.get``).
+    not name from boto3 too. ``fetch`` stands in for HTTP (``ops.http.get``), ``git`` for the
+    repository (``tests.support.gitrepo.git_in``; default: this checkout).
     """
     clock = clock or FakeClock()
     extra = {"fetch": fetch} if fetch else {}
+    if git:
+        extra["git"] = git
     if clients:
         rest = boto3.session.Session() if rest_from_boto3 else None
         session_factory = functools.partial(Session, clients, rest)

@@ -134,6 +134,12 @@ class Stack:
         name = self.physical_id(logical_id)
         if attribute == "Arn" and kind == "AWS::IAM::Role":
             return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}"
+        # Functions and alarms without a name get CloudFormation's <stack>-<logical id>-<suffix>.
+        generated = f"{self.name}-{logical_id}-GENERATED"
+        if attribute == "Arn" and kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+            return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{generated}"
+        if attribute == "Arn" and kind == "AWS::CloudWatch::Alarm":
+            return f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{generated}"
         if attribute == "Arn" and kind == "AWS::S3::Bucket":
             return f"arn:{PARTITION}:s3:::{name}"
         if kind == "AWS::RDS::DBCluster" and attribute == "DBClusterResourceId":
@@ -351,6 +357,16 @@ class Account:
     def api_role(self, stage):
         stack = self.stack(f"pets-{stage}-api")
         return self._identity(stack, "ApiHandlerRole", f"{stage} API role")
+
+    def hook_role(self, stage):
+        """The PreTraffic hook's role: it tests a new API version before traffic moves."""
+        stack = self.stack(f"pets-{stage}-api")
+        return self._identity(stack, "PreTrafficHookRole", f"{stage} PreTraffic hook role")
+
+    def codedeploy_role(self, stage):
+        """The role CodeDeploy moves the API's alias as."""
+        stack = self.stack(f"pets-{stage}-api")
+        return self._identity(stack, "CodeDeployRole", f"{stage} CodeDeploy role")
 
     def developer(self, stage):
         stack = self.stack(f"pets-{stage}-infra")

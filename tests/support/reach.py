@@ -400,6 +400,39 @@ def _other_proxy(account, own, other):
     ]
 
 
+def api_function(stage, qualifier=None):
+    """The API function of ``stage`` as CloudFormation names it, or one of its versions/aliases."""
+    arn = _arn("lambda", f"function:pets-{stage}-api-APIHandler-GENERATED")
+    return f"{arn}:{qualifier}" if qualifier else arn
+
+
+def deployment_group(stage):
+    application = f"pets-{stage}-api-ServerlessDeploymentApplication-1"
+    return _arn("codedeploy", f"deploymentgroup:{application}/pets-{stage}-api-APIHandlerGroup-1")
+
+
+def _other_release(account, own, other):
+    """The other stage's releases: what CodeDeploy shifts to, what the hook tests, a deployment
+    of its own. (The hook's verdict, PutLifecycleEventHookExecutionStatus, is not asked: the
+    evaluator's service data gives that action no resource type, so it cannot be asked about
+    the deployment group AWS's own example scopes it to.)"""
+    return [
+        [Request("lambda:InvokeFunction", api_function(other, "live"))],
+        [Request("lambda:InvokeFunction", api_function(other, "7"))],
+        [Request("lambda:UpdateAlias", api_function(other, "live"))],
+        [Request("lambda:PublishVersion", api_function(other))],
+        [Request("codedeploy:CreateDeployment", deployment_group(other))],
+        [Request("codedeploy:UpdateDeploymentGroup", deployment_group(other))],
+        [
+            Request(
+                "iam:PassRole",
+                role(f"pets-{other}-api-CodeDeployRole-1"),
+                {"iam:PassedToService": "codedeploy.amazonaws.com"},
+            )
+        ],
+    ]
+
+
 def _write_other_bucket(account, own, other):
     keys = (*OBJECTS, "patch-output/ops/x/stdout")
     return [[Request("s3:PutObject", f"{bucket_arn(account, other)}/{key}")] for key in keys]
@@ -547,6 +580,11 @@ REACHES = (
         _other_proxy,
     ),
     Reach(
+        "other-release",
+        "Invoke, publish or re-point the {other} API's versions, or deploy one",
+        _other_release,
+    ),
+    Reach(
         "other-bucket",
         "Write anything into the {other} artifacts bucket",
         _write_other_bucket,
@@ -578,6 +616,8 @@ def identities_of(account, stage):
         account.execution_role(stage),
         account.host_role(stage),
         account.api_role(stage),
+        account.hook_role(stage),
+        account.codedeploy_role(stage),
         account.developer(stage),
     ]
 
@@ -684,6 +724,28 @@ def _execution_role_job(account, stage):
         Request(
             "s3:GetObject", f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}/api/x.zip"
         ),
+        # Releases: a version and the alias `live` per deploy, shifted by CodeDeploy.
+        Request("lambda:PublishVersion", api_function(stage)),
+        Request("lambda:CreateAlias", api_function(stage)),
+        Request("lambda:UpdateAlias", api_function(stage)),
+        Request("lambda:AddPermission", api_function(stage, "live")),
+        Request(
+            "codedeploy:CreateApplication",
+            _arn("codedeploy", f"application:pets-{stage}-api-ServerlessDeploymentApplication-1"),
+        ),
+        Request("codedeploy:CreateDeploymentGroup", deployment_group(stage)),
+        Request("codedeploy:CreateDeployment", deployment_group(stage)),
+        Request("codedeploy:GetDeployment", deployment_group(stage)),
+        Request(
+            "codedeploy:GetDeploymentConfig",
+            _arn("codedeploy", "deploymentconfig:CodeDeployDefault.LambdaCanary10Percent15Minutes"),
+        ),
+        Request("codedeploy:StopDeployment", "*"),
+        Request(
+            "iam:PassRole",
+            role(f"pets-{stage}-api-CodeDeployRole-1"),
+            {"iam:PassedToService": "codedeploy.amazonaws.com"},
+        ),
         # Patching: the release document, the event rules into the stage's log group, the
         # metric filters and the alarms they feed.
         Request("ssm:CreateDocument", document(f"pets-{stage}-host-release"), new),
@@ -781,10 +843,36 @@ def _developer_job(account, stage):
     ]
 
 
+def _hook_role_job(account, stage):
+    hook_logs = f"log-group:/aws/lambda/pets-{stage}-api-PreTrafficHook-1:log-stream:x"
+    return [
+        Request("lambda:InvokeFunction", api_function(stage, "7")),
+        Request("logs:PutLogEvents", _arn("logs", hook_logs)),
+    ]
+
+
+def _codedeploy_role_job(account, stage):
+    hook = _arn("lambda", f"function:pets-{stage}-api-PreTrafficHook-GENERATED")
+    return [
+        Request("lambda:GetAlias", api_function(stage, "live")),
+        Request("lambda:UpdateAlias", api_function(stage, "live")),
+        Request("lambda:InvokeFunction", hook),
+        Request(
+            "cloudwatch:DescribeAlarms",
+            _arn("cloudwatch", f"alarm:pets-{stage}-api-Api5xxRateAlarm-GENERATED"),
+        ),
+    ]
+
+
 JOBS = {
     "execution role": (lambda account, stage: account.execution_role(stage), _execution_role_job),
     "deploy role": (lambda account, stage: account.deploy_role(stage), _deploy_role_job),
     "host role": (lambda account, stage: account.host_role(stage), _host_role_job),
     "API role": (lambda account, stage: account.api_role(stage), _api_role_job),
+    "PreTraffic hook role": (lambda account, stage: account.hook_role(stage), _hook_role_job),
+    "CodeDeploy role": (
+        lambda account, stage: account.codedeploy_role(stage),
+        _codedeploy_role_job,
+    ),
     "developer": (lambda account, stage: account.developer(stage), _developer_job),
 }

@@ -166,7 +166,8 @@ def test_stages_are_listed_in_deploy_order():
     api = stages.stack("prod", "api")
     assert api.template.parts[-3:] == ("build", "api", "sam.yaml")
     assert "CAPABILITY_AUTO_EXPAND" in api.capabilities
-    assert api.parameters == {"Stage": "prod"}  # only what merge.yaml declares
+    # only what merge.yaml declares; prod takes a new version as a canary
+    assert api.parameters == {"Stage": "prod", "DeploymentType": "Canary10Percent15Minutes"}
     with pytest.raises(OpsError):
         stages.stacks("staging")
 
@@ -180,7 +181,11 @@ def test_a_stage_sets_capacity_parameters_in_git_but_never_its_name_or_protectio
     )
     infra = _per_stage(stages.stack(stage, "infra").parameters)
     assert infra == {"DbReaderCount": "1", "Stage": "prod", "DbDeletionProtection": "true"}
-    assert stages.stack(stage, "api").parameters == {"ReservedConcurrency": "40", "Stage": "prod"}
+    assert stages.stack(stage, "api").parameters == {
+        "ReservedConcurrency": "40",
+        "Stage": "prod",
+        "DeploymentType": "AllAtOnce",
+    }
     assert _per_stage(stages.stack("dev", "infra").parameters) == {
         "Stage": "dev",
         "DbDeletionProtection": "false",
@@ -194,3 +199,20 @@ def _per_stage(parameters):
     return {
         k: v for k, v in parameters.items() if k not in ("HostOsRelease", "HostRequirementsKey")
     }
+
+
+def test_a_change_set_shows_replacements_first():
+    from ops.cfn.changeset import Change, ChangeSet, StackSpec, markdown, text_table  # noqa: PLC0415 -- this test only
+
+    cs = ChangeSet(
+        spec=StackSpec(name="pets-dev-infra"),
+        change_set_type="UPDATE",
+        changes=[
+            Change("Modify", "Database", "AWS::RDS::DBCluster", "True"),
+            Change("Modify", "Host", "AWS::EC2::Instance", "Conditional"),
+            Change("Modify", "Queue", "AWS::SQS::Queue", "False"),
+        ],
+    )
+    first = "**REPLACES** (deletes and creates anew): `Database` (True), `Host` (Conditional)"
+    assert markdown(cs).split("\n\n")[1] == "> " + first
+    assert text_table(cs).splitlines()[0] == first.replace("`", "")

@@ -110,6 +110,12 @@ def test_failed_update_prints_the_root_cause_first_and_fails(tmp_path):
         {"Status": "CREATE_COMPLETE", "ChangeSetId": CS_ARN, "Changes": changes},
         {"ChangeSetName": CS_ARN},
     )
+    # The deployed template, compared with the new one for widened permissions.
+    stub.add_response(
+        "get_template",
+        {"TemplateBody": '{"Resources": {}}'},
+        {"StackName": "pets-x", "TemplateStage": "Original"},
+    )
     old = event(0, "pets-x", "UPDATE_COMPLETE", resource_type=STACK)
     stub.add_response("describe_stack_events", {"StackEvents": [old]}, {"StackName": STACK_ID})
     stub.add_response("execute_change_set", {}, {"ChangeSetName": CS_ARN})
@@ -361,6 +367,7 @@ def test_the_old_terminal_state_seen_before_the_update_starts_is_not_the_end(tmp
     stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), None)
     stub.add_response("create_change_set", {"Id": CS_ARN, "StackId": STACK_ID}, None)
     stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": []}, None)
+    stub.add_response("get_template", {"TemplateBody": '{"Resources": {}}'}, None)
     old = event(0, "pets-x", "UPDATE_COMPLETE", resource_type=STACK)
     stub.add_response("describe_stack_events", {"StackEvents": [old]}, None)
     stub.add_response("execute_change_set", {}, None)

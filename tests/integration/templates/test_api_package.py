@@ -10,6 +10,7 @@ Marked ``integration``, not ``unit`` like the other template tests: the session 
 real Chalice packager as a subprocess, which may fetch the Lambda's wheels from PyPI once.
 """
 
+import copy
 import importlib.util
 import io
 import json
@@ -21,7 +22,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from samtranslator.translator.transform import transform
 
+from ops import stages
 from ops.cfn.packaging import APP_DIR, check_packaged, package
 from ops.cli import main
 from ops.context import Context
@@ -108,20 +111,16 @@ def test_lambda_role_connects_as_its_stage_api_user_only_and_reads_only_the_ca_b
     assert managed == {"AWSLambdaVPCAccessExecutionRole", "AWSXRayDaemonWriteAccess"}
 
 
-def test_the_only_role_is_the_merged_one_and_it_carries_the_stage_boundary(api):
-    """Neither Chalice nor SAM may generate a role: the execution role would refuse to create
-    it without the boundary, and it would escape the merge fragment's review."""
-    roles = {
-        name for name, resource in api["Resources"].items() if resource["Type"] == "AWS::IAM::Role"
-    }
-    assert roles == {"ApiHandlerRole"}
-    # SAM generates <Function>Role only when the function names no Role.
-    for resource in api["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
-            assert resource["Properties"]["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
-    assert api["Resources"]["ApiHandlerRole"]["Properties"]["PermissionsBoundary"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/pets-boundary-${Stage}"
-    }
+def test_every_role_is_the_merge_templates_and_carries_the_stage_boundary(expanded):
+    """Neither Chalice nor SAM may generate a role (SAM makes <Function>Role for a function
+    without one, CodeDeployServiceRole for a DeploymentPreference without one): the execution
+    role would refuse to create it without the boundary, and it would escape review here."""
+    roles = {name: r for name, r in expanded["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    assert set(roles) == {"ApiHandlerRole", "PreTrafficHookRole", "CodeDeployRole"}
+    for role in roles.values():
+        assert role["Properties"]["PermissionsBoundary"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/pets-boundary-${Stage}"
+        }
 
 
 def test_tracing_access_logs_and_retention(api):
@@ -293,3 +292,126 @@ def test_chalice_deploy_stops_before_any_aws_call(tmp_path):
     assert "must provide an 'iam_role_arn'" in result.stderr + result.stdout
     assert connections == 0
     assert chalice_config()["iam_role_arn"] == ""
+
+
+# ---------------------------------------------------------------- releases: alias, CodeDeploy
+
+
+def _expand(api, stage):
+    """The packaged template as CloudFormation's SAM transform expands it for ``stage``, offline
+    (the real translator; CodeUri as the deploy rewrites it, to an S3 object)."""
+    template = copy.deepcopy(api)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = {"Bucket": "b", "Key": "api/x.zip", "Version": "1"}
+
+    class NoManagedPolicyNames:  # every managed policy here is named by ARN
+        def load(self):
+            return {}
+
+    parameters = stages.stack(stage, "api").parameters
+    return transform(template, parameters, NoManagedPolicyNames())
+
+
+@pytest.fixture
+def expanded(api):  # per test: the transform reads the region the fake-credentials fixture sets
+    return _expand(api, "dev")
+
+
+def _integrations(definition):
+    for path, methods in definition["paths"].items():
+        for method, operation in methods.items():
+            yield f"{method} {path}", operation["x-amazon-apigateway-integration"]["uri"]
+
+
+def test_api_gateway_calls_the_live_alias_on_every_route(api, expanded):
+    packaged = dict(_integrations(api["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]))
+    assert packaged, "no integrations found"
+    alias_uri = {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+            "${Alias}/invocations",
+            {"Alias": {"Ref": "APIHandler.Alias"}},
+        ]
+    }
+    assert {route: alias_uri for route in packaged} == packaged
+    # As CloudFormation gets it: the alias SAM creates, and the invoke permission on it.
+    resources = expanded["Resources"]
+    aliases = {n: r for n, r in resources.items() if r["Type"] == "AWS::Lambda::Alias"}
+    assert list(aliases) == ["APIHandlerAliaslive"]
+    assert aliases["APIHandlerAliaslive"]["Properties"]["Name"] == "live"
+    body = resources["RestAPI"]["Properties"]["Body"]
+    for route, uri in _integrations(body):
+        assert uri["Fn::Sub"][1] == {"Alias": {"Ref": "APIHandlerAliaslive"}}, route
+    permission = resources["APIHandlerInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "APIHandlerAliaslive"}
+
+
+def test_check_packaged_refuses_an_integration_that_bypasses_the_alias(api):
+    broken = copy.deepcopy(api)
+    definition = broken["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    definition["paths"]["/api/pet/{name}"]["get"]["x-amazon-apigateway-integration"]["uri"] = {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/"
+        "functions/${APIHandler.Arn}/invocations"
+    }
+    with pytest.raises(OpsError, match="get /api/pet/{name} calls the function, not its alias"):
+        check_packaged(broken)
+
+
+@pytest.mark.parametrize(
+    "stage, config", [("dev", "AllAtOnce"), ("prod", "Canary10Percent15Minutes")]
+)
+def test_codedeploy_shifts_traffic_by_stage_and_rolls_back_on_the_alarms(api, stage, config):
+    resources = _expand(api, stage)["Resources"]
+    (group,) = [r for r in resources.values() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"]
+    properties = group["Properties"]
+    assert properties["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": config}
+    assert properties["AlarmConfiguration"] == {
+        "Enabled": True,
+        "Alarms": [{"Name": {"Ref": "Api5xxRateAlarm"}}, {"Name": {"Ref": "LambdaErrorsAlarm"}}],
+    }
+    assert "DEPLOYMENT_STOP_ON_ALARM" in properties["AutoRollbackConfiguration"]["Events"]
+    assert properties["ServiceRoleArn"] == {"Fn::GetAtt": ["CodeDeployRole", "Arn"]}
+    hooks = resources["APIHandlerAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert hooks["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHook"}
+
+
+def test_the_pretraffic_hook_tests_the_new_version_and_may_do_only_that(expanded):
+    resources = expanded["Resources"]
+    hook = resources["PreTrafficHook"]["Properties"]
+    assert hook["Handler"] == "chalicelib.pretraffic.handler"
+    assert hook["Runtime"] == resources["APIHandler"]["Properties"]["Runtime"]
+    (version,) = [n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Version"]
+    assert hook["Environment"]["Variables"]["TARGET_VERSION"] == {"Ref": version}
+    assert "DeploymentPreference" not in str(hook)  # the hook itself is not shifted
+    granted = {}
+    for policy in resources["PreTrafficHookRole"]["Properties"]["Policies"]:
+        for statement in statements(policy["PolicyDocument"]):
+            for action in as_list(statement["Action"]):
+                granted[action] = statement["Resource"]
+    assert set(granted) == {
+        "lambda:InvokeFunction",
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assert granted["lambda:InvokeFunction"] == {"Fn::Sub": "${APIHandler.Arn}:*"}
+    codedeploy = resources["CodeDeployRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    invokes = [s for s in statements(codedeploy) if s["Action"] == "lambda:InvokeFunction"]
+    assert [s["Resource"] for s in invokes] == [{"Fn::GetAtt": ["PreTrafficHook", "Arn"]}]
+
+
+def test_published_versions_use_snapstart_on_a_runtime_that_has_it(api):
+    handler = _handler(api)
+    assert handler["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert handler["AutoPublishAlias"] == "live"
+    # SnapStart for Python needs 3.12 or newer; chalice package writes the packaging Python's.
+    version = tuple(int(p) for p in handler["Runtime"].removeprefix("python").split("."))
+    assert version >= (3, 12)
+
+
+def test_the_stack_records_its_commit_and_names_its_rollback_alarms(api):
+    outputs = api["Outputs"]
+    assert outputs["SourceCommit"]["Value"] == {"Ref": "SourceCommit"}
+    assert outputs["Api5xxRateAlarmArn"]["Value"] == {"Fn::GetAtt": ["Api5xxRateAlarm", "Arn"]}
+    assert outputs["LambdaErrorsAlarmArn"]["Value"] == {"Fn::GetAtt": ["LambdaErrorsAlarm", "Arn"]}

@@ -75,7 +75,9 @@ def test_dnf_reads_the_pinned_release_before_python_is_installed(infra):
     release = init(infra)["release"]["files"]["/etc/dnf/vars/releasever"]
     assert release["content"] == {"Fn::Sub": "${HostOsRelease}\n"}
     python = init(infra)["python"]["commands"]["1-install"]["command"]
-    assert python == "dnf install -y python3.11 python3.11-pip"
+    # The project's one Python (.python-version): the migration bundle runs on it here.
+    version = (stages.ROOT / ".python-version").read_text().strip()
+    assert python == f"dnf install -y python{version} python{version}-pip"
     boot = init(infra)["configSets"]["boot"]
     assert boot.index("release") < boot.index("python") < boot.index("runner")
 
@@ -141,7 +143,7 @@ def test_the_host_checks_the_requirements_against_the_digest_in_their_key(infra)
 
 # --------------------------------------------------------------------- pets-venv, run for real
 FAKE_PYTHON = """#!/bin/sh
-# Stands in for python3.11: `-m venv DIR` makes DIR/bin/python, which logs each pip call and
+# Stands in for python3.12: `-m venv DIR` makes DIR/bin/python, which logs each pip call and
 # fails when $PIP_FAILS is set.
 [ "$1 $2" = "-m venv" ] || exit 2
 mkdir -p "$3/bin"
@@ -160,7 +162,7 @@ def venv_tool(infra, tmp_path):
     tool = tmp_path / "pets-venv"
     tool.write_text(content)
     tool.chmod(0o755)
-    python = tmp_path / "python3.11"
+    python = tmp_path / "python3.12"
     python.write_text(FAKE_PYTHON)
     python.chmod(0o755)
     shell = "/bin/dash" if Path("/bin/dash").exists() else "/bin/sh"  # POSIX sh, no bashisms

@@ -126,3 +126,12 @@ def test_superseded_pull_request_runs_are_cancelled_but_main_runs_finish():
     assert concurrency["group"] == "ci-${{ github.ref }}"
     assert evaluate(concurrency["cancel-in-progress"], {"github": {"event_name": "pull_request"}})
     assert not evaluate(concurrency["cancel-in-progress"], {"github": {"event_name": "push"}})
+
+
+def test_the_preview_job_checks_out_the_full_history():
+    """Its change sets carry the commit; whether it descends from the deployed one needs the
+    commits in between (ops.cfn.order), which a default depth-1 checkout lacks."""
+    (checkout,) = [
+        s for s in steps(PREVIEW_JOB) if str(s.get("uses", "")).startswith("actions/checkout@")
+    ]
+    assert checkout["with"]["fetch-depth"] == 0

@@ -26,6 +26,7 @@ JOBS = WORKFLOW["jobs"]
 STAGE_WORKFLOW = load_workflow(WORKFLOW_DIR / "deploy-stage.yml")
 (STAGE_JOB,) = STAGE_WORKFLOW["jobs"].values()
 CONFIGURED = {"AWS_PLAN_ROLE_ARN": "arn:aws:iam::123456789012:role/pets-github-plan-dev"}
+CHECKOUT = "actions/checkout@"
 
 
 def contexts(event, stage=None, configured=True):
@@ -126,3 +127,10 @@ def test_role_sessions_are_named_per_stage_and_run():
     assert step["with"]["role-session-name"] == (
         "pets-deploy-${{ inputs.stage }}-${{ github.run_id }}"
     )
+
+
+def test_the_stage_job_checks_out_the_full_history():
+    """A deploy refuses a commit that does not descend from the deployed one (ops.cfn.order):
+    git must have the commits in between, which a default depth-1 checkout lacks."""
+    (checkout,) = [s for s in steps(STAGE_JOB) if str(s.get("uses", "")).startswith(CHECKOUT)]
+    assert checkout["with"]["fetch-depth"] == 0
