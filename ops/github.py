@@ -20,8 +20,11 @@ run. In order:
    "Allow GitHub Actions to create and approve pull requests"; an organization that forbids it
    must allow it first).
 4. The variables: ``AWS_DEPLOY_ROLE_ARN`` per environment, then for the repository
-   ``AWS_REGION``, ``AWS_RELEASE_ROLE_ARN`` and, last, ``AWS_PLAN_ROLE_ARN``, whose presence
-   turns the AWS jobs on.
+   ``AWS_REGION``, ``AWS_RELEASE_ROLE_ARN``, per stage the roles of its jobs that run with no
+   environment (preview, drift, patch) and its region, ``AWS_<STAGE>_PREVIEW_ROLE_ARN``,
+   ``AWS_<STAGE>_DRIFT_ROLE_ARN``, ``AWS_<STAGE>_PATCH_ROLE_ARN``, ``AWS_<STAGE>_REGION`` (such
+   jobs see no environment's variables), and, last, ``AWS_PLAN_ROLE_ARN``, whose presence turns
+   the AWS jobs on.
 
 Every step sets a value rather than adding one, so running it again changes nothing.
 
@@ -36,7 +39,7 @@ import json
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ops.errors import OpsError
 
@@ -51,11 +54,25 @@ WORKFLOW_PERMISSIONS = {
 REPO_API = "repos/{owner}/{repo}"  # gh api fills in the repository of GH_REPO (or the checkout)
 
 
+# The roles of jobs on main with no environment, one of each per stage; such jobs see only
+# repository variables, so each is AWS_<STAGE>_<ROLE>_ROLE_ARN.
+STAGE_ROLES = ("PREVIEW", "DRIFT", "PATCH")
+
+
 @dataclass(frozen=True)
 class Environment:
     stage: str
     deploy_role_arn: str
     protected: bool
+    region: str = ""
+    # {"PREVIEW": arn, "DRIFT": arn, "PATCH": arn}
+    roles: dict = field(default_factory=dict)
+
+    def repository_variables(self):
+        """``[(name, value)]``: the stage's variables that jobs without an environment read."""
+        prefix = f"AWS_{self.stage.upper()}"
+        found = [(f"{prefix}_{role}_ROLE_ARN", self.roles[role]) for role in STAGE_ROLES]
+        return [*found, (f"{prefix}_REGION", self.region)]
 
 
 class Gh:
@@ -181,6 +198,11 @@ def commands(repo, environments, region, plan_role_arn, reviewers, release_role_
             ["gh", "variable", "set", "AWS_RELEASE_ROLE_ARN", "--body", release_role_arn]
             + ["--repo", repo]
         ),
+        *(
+            shlex.join(["gh", "variable", "set", name, "--body", value, "--repo", repo])
+            for env in environments
+            for name, value in env.repository_variables()
+        ),
         shlex.join(
             ["gh", "variable", "set", "AWS_PLAN_ROLE_ARN", "--body", plan_role_arn]
             + ["--repo", repo]
@@ -204,6 +226,10 @@ def configure(ctx, gh, repo, environments, region, plan_role_arn, reviewers, rel
     ctx.say(f"github: {repo}: GITHUB_TOKEN read-only by default; Actions may open pull requests")
     gh.run(["variable", "set", "AWS_REGION", "--body", region, "--repo", repo])
     gh.run(["variable", "set", "AWS_RELEASE_ROLE_ARN", "--body", release_role_arn, "--repo", repo])
+    for env in environments:
+        for name, value in env.repository_variables():
+            gh.run(["variable", "set", name, "--body", value, "--repo", repo])
+            ctx.say(f"github: {repo}: {name} = {value}")
     gh.run(["variable", "set", "AWS_PLAN_ROLE_ARN", "--body", plan_role_arn, "--repo", repo])
     ctx.say(
         f"github: {repo}: AWS_REGION = {region}, AWS_RELEASE_ROLE_ARN = {release_role_arn}, "

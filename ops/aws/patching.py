@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from ops import stages
 from ops.aws import ssm
-from ops.aws.errors import reason
+from ops.aws.errors import error_code, reason
 from ops.cfn.stacks import require
 from ops.errors import OpsError
 
@@ -103,21 +103,30 @@ def run_baseline(ctx, hosts, operation, reboot_option, output, args):
 
 
 def read_releases(ctx, document, hosts, output):
-    """``({host: HostRelease}, [warnings])`` from the release document; never fails the run."""
-    result = ssm.send_and_wait(
-        ctx,
-        document,
-        hosts,
-        {},
-        comment="ops patch: release",
-        timeout=RELEASE_TIMEOUT,
-        plugin_name=RELEASE_STEP,
-        max_concurrency="100%",
-        max_errors="100%",
-        label="patch",
-        output_s3=output,
-        document_version="$LATEST",
-    )
+    """``({host: HostRelease}, [warnings])`` from the release document; never fails the run.
+
+    ``(None, [warning])`` when the caller may not send the document: the patch role of a stage
+    may send ``AWS-RunPatchBaseline`` and nothing else (docs/security.md).
+    """
+    try:
+        result = ssm.send_and_wait(
+            ctx,
+            document,
+            hosts,
+            {},
+            comment="ops patch: release",
+            timeout=RELEASE_TIMEOUT,
+            plugin_name=RELEASE_STEP,
+            max_concurrency="100%",
+            max_errors="100%",
+            label="patch",
+            output_s3=output,
+            document_version="$LATEST",
+        )
+    except OpsError as exc:
+        if error_code(exc.__cause__) not in ("AccessDeniedException", "AccessDenied"):
+            raise
+        return None, [f"releases not read: this role may not send {document}"]
     releases, warnings = {}, []
     for host, inv in result.invocations.items():
         if inv.ok:

@@ -141,7 +141,17 @@ def _role_arns(targets):
 
 def _environments(targets, arns):
     return [
-        github.Environment(t.stage, arns[t.stage], stages.get(t.stage).protected) for t in targets
+        github.Environment(
+            t.stage,
+            arns[t.stage],
+            stages.get(t.stage).protected,
+            region=t.region,
+            roles={
+                role: bootstrap.role_arn(t, f"pets-github-{role.lower()}-{t.stage}")
+                for role in github.STAGE_ROLES
+            },
+        )
+        for t in targets
     ]
 
 

@@ -111,7 +111,12 @@ def run(args, ctx):
     if output is None:
         warnings.append(f"complete output not kept in S3 ({why_not}); SSM keeps its first part")
     document = outputs.get("HostReleaseDocument")
-    before = patching.read_releases(ctx, document, hosts, output)[0] if document else {}
+    before = {}
+    if document:
+        before, denied = patching.read_releases(ctx, document, hosts, output)
+        if before is None:
+            warnings += denied
+            before, document = {}, None
     result = patching.run_baseline(ctx, hosts, args.operation, args.reboot_option, output, args)
     runs, problems = [result], _failures(ctx, result)
     rescanned = args.operation == "Install" and args.reboot_option == "RebootIfNeeded"

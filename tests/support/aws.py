@@ -77,6 +77,29 @@ class SplitClient:
         return getattr(target, name)
 
 
+class Refusing:
+    """``client`` but ``operation`` answers AccessDenied when ``refused(**params)`` says so, as
+    IAM does for a role that may not make that request (moto enforces no policy here)."""
+
+    def __init__(self, client, operation, refused, code="AccessDeniedException"):
+        self._client, self._operation, self._refused, self._code = client, operation, refused, code
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+        if name != self._operation:
+            return method
+
+        def call(**params):
+            if self._refused(**params):
+                from botocore.exceptions import ClientError  # noqa: PLC0415 -- only when refusing
+
+                error = {"Error": {"Code": self._code, "Message": "not authorized"}}
+                raise ClientError(error, self._operation)
+            return method(**params)
+
+        return call
+
+
 def stubbed_client(service):
     client = boto3.client(service, region_name=REGION)
     return client, Stubber(client)

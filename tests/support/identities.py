@@ -347,6 +347,15 @@ class Account:
     def deploy_role(self, stage):
         return self.role(f"pets-github-deploy-{stage}", f"{stage} deploy role")
 
+    def preview_role(self, stage):
+        return self.role(f"pets-github-preview-{stage}", f"{stage} preview role")
+
+    def drift_role(self, stage):
+        return self.role(f"pets-github-drift-{stage}", f"{stage} drift role")
+
+    def patch_role(self, stage):
+        return self.role(f"pets-github-patch-{stage}", f"{stage} patch role")
+
     def release_role(self, stage):
         return self.role(f"pets-github-release-{stage}", "release role")
 

@@ -788,6 +788,8 @@ def _deploy_role_job(account, stage):
         Request("ssm:SendCommand", bucket),
         # deploy-api fits the API's reserved concurrency into the account's.
         Request("lambda:GetAccountSettings", "*"),
+        # One deploy or patch of the stage at a time.
+        *_lock(bucket),
     ]
 
 
@@ -799,6 +801,88 @@ def _plan_role_job(account, stage):
         Request("cloudformation:GetTemplate", stack(f"pets-{stage}-api")),
         Request("cloudformation:DeleteChangeSet", stack(f"pets-{stage}-api")),
         Request("s3:PutObject", f"{bucket}/plan/templates/x"),
+    ]
+
+
+def _preview_role_job(account, stage):
+    """ops preview: the change sets a deploy would make, templates under plan/, and whether
+    this build's artifacts are there already (a version to pin)."""
+    bucket = f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}"
+    newest = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    return [
+        *_preview(account, stage, None)[0],
+        Request("cloudformation:CreateChangeSet", stack(f"pets-{stage}-api")),
+        Request("cloudformation:DescribeStacks", stack(f"pets-bootstrap-{stage}")),
+        Request("cloudformation:DescribeStacks", stack(f"pets-{stage}-api")),
+        Request("cloudformation:DescribeChangeSet", stack(f"pets-{stage}-infra")),
+        Request("cloudformation:GetTemplate", stack(f"pets-{stage}-api")),
+        Request("cloudformation:DeleteChangeSet", stack(f"pets-{stage}-api")),
+        Request("s3:PutObject", f"{bucket}/plan/templates/x"),
+        Request("s3:GetObject", f"{bucket}/plan/templates/x"),
+        Request("s3:GetObject", f"{bucket}/api/x.zip"),
+        Request("s3:GetObject", f"{bucket}/rds-ca/{REGION}-{CA_SHA256}.pem"),
+        Request("s3:GetObject", f"{bucket}/migrations/requirements-{CA_SHA256}.txt"),
+        Request("ssm:GetParameter", _arn("ssm", f"parameter{newest}", account="")),
+        Request("lambda:GetAccountSettings", "*"),
+    ]
+
+
+def _drift_role_job(account, stage):
+    """ops drift: CloudFormation reads every resource of the stacks as the caller."""
+    return [
+        Request("cloudformation:DetectStackDrift", stack(f"pets-{stage}-infra")),
+        Request("cloudformation:DetectStackResourceDrift", stack(f"pets-{stage}-api")),
+        Request("cloudformation:DescribeStackDriftDetectionStatus", "*"),
+        Request("cloudformation:DescribeStackResourceDrifts", stack(f"pets-{stage}-api")),
+        Request("ec2:DescribeSecurityGroups", "*"),
+        Request("ec2:DescribeInstances", "*"),
+        Request("rds:DescribeDBClusters", _arn("rds", f"cluster:pets-{stage}")),
+        Request("iam:GetRole", role(f"pets-{stage}-infra-HostRole-1")),
+        Request("lambda:GetFunction", api_function(stage)),
+        Request("lambda:GetAlias", api_function(stage)),
+        Request("apigateway:GET", restapi(stage)),
+        Request("events:DescribeRule", _arn("events", f"rule/pets-{stage}-patch-compliance")),
+        Request("logs:DescribeMetricFilters", log_group(stage)),
+        Request("ssm:GetDocument", document(f"pets-{stage}-host-release")),
+        Request(
+            "codedeploy:GetDeploymentGroup",
+            _arn(
+                "codedeploy",
+                f"deploymentgroup:pets-{stage}-api-ServerlessDeploymentApplication-1/g",
+            ),
+        ),
+        Request("rds:DescribeDBProxies", proxy(stage)),
+    ]
+
+
+def _patch_role_job(account, stage):
+    """ops patch, ops smoke and ops lock: AWS-RunPatchBaseline on the stage's hosts."""
+    bucket = f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}"
+    group = {
+        "ssm:resourceTag/Patch Group": f"pets-{stage}",
+        "aws:ResourceTag/Patch Group": f"pets-{stage}",
+    }
+    return [
+        Request("cloudformation:DescribeStacks", stack(f"pets-{stage}-infra")),
+        Request("cloudformation:DescribeStacks", stack(f"pets-{stage}-api")),
+        Request("cloudformation:DescribeStacks", stack(f"pets-bootstrap-{stage}")),
+        Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
+        Request("ssm:SendCommand", ec2(f"instance/i-{stage}"), group),
+        Request("ssm:SendCommand", bucket),
+        Request("ssm:GetCommandInvocation", "*"),
+        Request("ssm:ListCommandInvocations", "*"),
+        Request("ssm:DescribeInstanceInformation", "*"),
+        Request("ssm:DescribeInstancePatchStates", ec2(f"instance/i-{stage}")),
+        Request("ec2:DescribeInstances", "*"),
+        Request("s3:GetObject", f"{bucket}/patch-output/ops/x/stdout"),
+        *_lock(bucket),
+    ]
+
+
+def _lock(bucket):
+    return [
+        Request(f"s3:{action}", f"{bucket}/locks/stage.json")
+        for action in ("GetObject", "PutObject", "DeleteObject")
     ]
 
 
@@ -867,6 +951,9 @@ def _codedeploy_role_job(account, stage):
 JOBS = {
     "execution role": (lambda account, stage: account.execution_role(stage), _execution_role_job),
     "deploy role": (lambda account, stage: account.deploy_role(stage), _deploy_role_job),
+    "preview role": (lambda account, stage: account.preview_role(stage), _preview_role_job),
+    "drift role": (lambda account, stage: account.drift_role(stage), _drift_role_job),
+    "patch role": (lambda account, stage: account.patch_role(stage), _patch_role_job),
     "host role": (lambda account, stage: account.host_role(stage), _host_role_job),
     "API role": (lambda account, stage: account.api_role(stage), _api_role_job),
     "PreTraffic hook role": (lambda account, stage: account.hook_role(stage), _hook_role_job),

@@ -137,11 +137,31 @@ def test_one_account_per_stage_gets_its_own_stacks_roles_and_variables(accounts,
     assert variables["prod"] == {
         "AWS_DEPLOY_ROLE_ARN": f"arn:aws:iam::{PROD_ACCOUNT}:role/pets-github-deploy-prod"
     }
+    # Jobs with no environment (preview, drift, patch on main) see only repository variables:
+    # each stage's roles there point at the stage's own account.
     assert variables["repository"] == {
         "AWS_REGION": REGION,
         "AWS_RELEASE_ROLE_ARN": f"arn:aws:iam::{DEV_ACCOUNT}:role/pets-github-release-dev",
         "AWS_PLAN_ROLE_ARN": f"arn:aws:iam::{DEV_ACCOUNT}:role/pets-github-plan-dev",
+        "AWS_DEV_PREVIEW_ROLE_ARN": f"arn:aws:iam::{DEV_ACCOUNT}:role/pets-github-preview-dev",
+        "AWS_DEV_DRIFT_ROLE_ARN": f"arn:aws:iam::{DEV_ACCOUNT}:role/pets-github-drift-dev",
+        "AWS_DEV_PATCH_ROLE_ARN": f"arn:aws:iam::{DEV_ACCOUNT}:role/pets-github-patch-dev",
+        "AWS_DEV_REGION": REGION,
+        "AWS_PROD_PREVIEW_ROLE_ARN": f"arn:aws:iam::{PROD_ACCOUNT}:role/pets-github-preview-prod",
+        "AWS_PROD_DRIFT_ROLE_ARN": f"arn:aws:iam::{PROD_ACCOUNT}:role/pets-github-drift-prod",
+        "AWS_PROD_PATCH_ROLE_ARN": f"arn:aws:iam::{PROD_ACCOUNT}:role/pets-github-patch-prod",
+        "AWS_PROD_REGION": REGION,
     }
+    for stage in ("dev", "prod"):
+        for role, workflow in (
+            ("preview", "preview-stage.yml"),
+            ("drift", "drift-stage.yml"),
+            ("patch", "patch-stage.yml"),
+        ):
+            assert subjects(trust(accounts[f"pets-{stage}"], f"pets-github-{role}-{stage}")) == [
+                f"repo:{REPO}:ref:refs/heads/main:job_workflow_ref:"
+                f"{REPO}/.github/workflows/{workflow}@refs/heads/main"
+            ]
     assert gh.state()["oidc"] == {
         "use_default": False,
         "include_claim_keys": ["repo", "context", "job_workflow_ref"],
@@ -263,6 +283,11 @@ def test_dry_run_changes_nothing_and_shows_every_step(accounts, gh):
         f"gh variable set AWS_DEPLOY_ROLE_ARN --env prod --body "
         f"arn:aws:iam::{PROD_ACCOUNT}:role/pets-github-deploy-prod --repo {REPO}"
     ) in out
+    assert (
+        f"gh variable set AWS_PROD_PATCH_ROLE_ARN --body "
+        f"arn:aws:iam::{PROD_ACCOUNT}:role/pets-github-patch-prod --repo {REPO}"
+    ) in out
+    assert f"gh variable set AWS_PROD_REGION --body {REGION} --repo {REPO}" in out
     assert "gh api --method PUT repos/acme/pets/actions/oidc/customization/sub --input -" in out
     assert "gh api --method PUT repos/acme/pets/actions/permissions/workflow --input -" in out
     assert '"can_approve_pull_request_reviews": true' in out

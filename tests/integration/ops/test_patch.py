@@ -23,6 +23,7 @@ from ops.cli import main
 from tests.support.aws import (
     REGION,
     FakeClock,
+    Refusing,
     SplitClient,
     create_stack,
     make_context,
@@ -72,7 +73,7 @@ def stdout_url(host, step="PatchLinux"):
 class PatchWorld:
     """moto for the stacks, the tagged instances and SendCommand; a Stubber for the rest."""
 
-    def __init__(self, tagged=0, env=None, outputs=None):
+    def __init__(self, tagged=0, env=None, outputs=None, refuse_release=False):
         create_stack("pets-dev-infra", OUTPUTS if outputs is None else outputs)
         create_stack("pets-bootstrap-dev", {"ArtifactsBucket": BUCKET})
         self.ec2 = boto3.client("ec2", region_name=REGION)
@@ -83,6 +84,10 @@ class PatchWorld:
         self.stub = Stubber(stubbed)
         self.clock = FakeClock()
         self.ssm = SplitClient(self.moto_ssm, stubbed, STUBBED)
+        if refuse_release:  # the stage's patch role may send AWS-RunPatchBaseline only
+            self.ssm = Refusing(
+                self.ssm, "send_command", lambda **p: p["DocumentName"] != "AWS-RunPatchBaseline"
+            )
         self.ctx = make_context(
             {
                 "cloudformation": boto3.client("cloudformation", region_name=REGION),
@@ -544,3 +549,36 @@ def test_patch_missing_stack_is_one_line(world_factory):
         )
         assert main(["patch", "--stage", "prod"], ctx) == 1
     assert ctx.err.getvalue() == "patch: stack pets-prod-infra does not exist: deploy it first\n"
+
+
+def test_ops_patch_sends_no_baseline_override(world_factory):
+    """AWS-RunPatchBaseline's BaselineOverride would replace the host's repositories; IAM cannot
+    refuse the parameter, so ops never sends it (nor InstallOverrideList): Operation and
+    RebootOption only, in every command of an Install with its rescan."""
+    world = world_factory()
+    world.online()
+    world.releases()
+    world.invocation(HOST, "Success")
+    world.online()
+    world.invocation(HOST, "Success")
+    world.releases()
+    world.states()
+
+    assert world.run("--operation", "Install") == 0
+
+    sent = world.sent("AWS-RunPatchBaseline")
+    assert len(sent) == 2
+    assert [sorted(c["Parameters"]) for c in sent] == [["Operation", "RebootOption"]] * 2
+
+
+def test_patch_with_the_patch_role_patches_without_reading_releases(world_factory):
+    """The patch role may not send the release document: one warning, and the patch runs."""
+    world = world_factory(refuse_release=True)
+    world.online()
+    world.invocation(HOST, "Success")
+    world.states()
+
+    assert world.run() == 0
+
+    assert [c["DocumentName"] for c in world.sent()] == ["AWS-RunPatchBaseline"]
+    assert world.err.count(f"releases not read: this role may not send {DOCUMENT}") == 1

@@ -47,6 +47,30 @@ def test_deploy_role_trusts_its_environment_in_the_reusable_workflows_on_main(bo
     }
 
 
+@pytest.mark.parametrize(
+    ("role", "workflow"),
+    [
+        ("PreviewRole", "preview-stage.yml"),
+        ("DriftRole", "drift-stage.yml"),
+        ("PatchRole", "patch-stage.yml"),
+    ],
+)
+def test_each_role_without_an_environment_trusts_its_reusable_workflow_on_main(
+    bootstrap, role, workflow
+):
+    statement = _trust(bootstrap, role)
+    assert statement["Principal"] == {"Federated": PROVIDER}
+    assert statement["Condition"] == {
+        "StringEquals": {
+            f"{OIDC_HOST}:aud": "sts.amazonaws.com",
+            f"{OIDC_HOST}:sub": _subject("ref:refs/heads/main", workflow, "refs/heads/main"),
+        }
+    }
+    # Every stage has them, and ops bootstrap reads their ARNs as outputs.
+    assert "Condition" not in bootstrap["Resources"][role]
+    assert bootstrap["Outputs"][f"{role}Arn"]["Value"] == {"Fn::GetAtt": [role, "Arn"]}
+
+
 def test_plan_role_trusts_pull_requests_of_the_preview_workflow(bootstrap):
     statement = _trust(bootstrap, "PlanRole")
     assert statement["Principal"] == {"Federated": PROVIDER}

@@ -17,6 +17,7 @@ from tests.support.iam import github_may_assume
 from tests.support.identities import ACCOUNT, REGION
 from tests.support.reach import (
     JOBS,
+    OBJECTS,
     REACHES,
     Request,
     can,
@@ -183,3 +184,50 @@ def test_the_release_role_trusts_the_release_reader_on_main_and_only_reads_relea
         Request("ec2:DescribeInstances", "*"),
     ]
     assert [evaluate(simulator, role, r).allowed for r in refused] == [False] * len(refused)
+
+
+# ------------------------------------------------- the roles of jobs with no environment
+KEYS = (*OBJECTS, "locks/stage.json", "patch-output/ops/x/stdout")
+
+
+def _writable(simulator, who, account):
+    return [
+        f"{bucket}/{key}"
+        for bucket in (f"arn:aws:s3:::{account.artifacts_bucket(s)}" for s in stages.NAMES)
+        for key in KEYS
+        if evaluate(simulator, who, Request("s3:PutObject", f"{bucket}/{key}")).allowed
+    ]
+
+
+@pytest.mark.parametrize("stage", stages.NAMES)
+def test_the_preview_role_writes_only_plan_and_executes_nothing(account, simulator, stage):
+    """A preview runs with no reviewer: it may keep change sets, never run one, and never
+    write what a host or function reads."""
+    preview = account.preview_role(stage)
+    bucket = f"arn:aws:s3:::{account.artifacts_bucket(stage)}"
+    assert _writable(simulator, preview, account) == [f"{bucket}/plan/x"]
+    for name in (f"pets-{stage}-infra", f"pets-{stage}-api"):
+        for action in ("ExecuteChangeSet", "UpdateStack", "DeleteStack", "CreateStack"):
+            request = Request(f"cloudformation:{action}", stack(name))
+            assert not evaluate(simulator, preview, request).allowed, (action, name)
+
+
+@pytest.mark.parametrize("stage", stages.NAMES)
+def test_nothing_the_patch_role_writes_is_read_by_a_host_or_function(account, simulator, stage):
+    """AWS-RunPatchBaseline's BaselineOverride names an S3 object the host reads as its
+    repositories; IAM cannot forbid the parameter, so no such object may be the patch role's."""
+    patch = account.patch_role(stage)
+    bucket = f"arn:aws:s3:::{account.artifacts_bucket(stage)}"
+    written = _writable(simulator, patch, account)
+    assert written == [f"{bucket}/locks/stage.json"]
+    readers = [
+        who
+        for s in stages.NAMES
+        for who in (account.host_role(s), account.api_role(s), account.hook_role(s))
+    ]
+    for resource in written:
+        for who in readers:
+            assert not evaluate(simulator, who, Request("s3:GetObject", resource)).allowed, (
+                who.name,
+                resource,
+            )
