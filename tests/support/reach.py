@@ -782,9 +782,7 @@ def _deploy_role_job(account, stage):
         *(Request("s3:PutObject", f"{bucket}/{key}") for key in OBJECTS[:4]),
         *_shell(stage),
         Request("ssm:GetCommandInvocation", "*"),
-        # ops patch: the stage's release document, output kept in the stage's bucket.
-        Request("ssm:SendCommand", document(f"pets-{stage}-host-release")),
-        Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
+        # migrate --stage keeps its output in the stage's bucket.
         Request("ssm:SendCommand", bucket),
         # deploy-api fits the API's reserved concurrency into the account's.
         Request("lambda:GetAccountSettings", "*"),

@@ -32,17 +32,16 @@ def _subject(context, workflow, ref):
     }
 
 
-def test_deploy_role_trusts_its_environment_in_the_reusable_workflows_on_main(bootstrap):
+def test_deploy_role_trusts_its_environment_in_the_deploy_workflow_on_main(bootstrap):
     statement = _trust(bootstrap, "DeployRole")
     assert statement["Principal"] == {"Federated": PROVIDER}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"] == {
         "StringEquals": {
             f"{OIDC_HOST}:aud": "sts.amazonaws.com",
-            f"{OIDC_HOST}:sub": [
-                _subject("environment:${Stage}", workflow, "refs/heads/main")
-                for workflow in ("deploy-stage.yml", "drift-stage.yml", "patch-stage.yml")
-            ],
+            f"{OIDC_HOST}:sub": _subject(
+                "environment:${Stage}", "deploy-stage.yml", "refs/heads/main"
+            ),
         }
     }
 

@@ -80,14 +80,46 @@ def test_only_the_reusable_workflows_on_main_in_the_environment_get_the_deploy_r
     assert not github_may_assume(account.trust("pets-github-deploy-dev"), subject)
 
 
-def test_the_deploy_role_trusts_its_environment_in_each_reusable_workflow_on_main(account):
-    for workflow in ("deploy-stage.yml", "drift-stage.yml", "patch-stage.yml"):
+def test_the_deploy_role_trusts_its_environment_in_the_deploy_workflow_on_main(account):
+    workflows = "acme/pets/.github/workflows"
+    subject = (
+        f"repo:acme/pets:environment:dev:job_workflow_ref:{workflows}/deploy-stage.yml"
+        "@refs/heads/main"
+    )
+    assert github_may_assume(account.trust("pets-github-deploy-dev"), subject)
+    assert not github_may_assume(account.trust("pets-github-deploy-prod"), subject)
+    # Drift and patch have roles of their own now, with no environment and no reviewer.
+    for workflow in ("drift-stage.yml", "patch-stage.yml"):
         subject = (
-            "repo:acme/pets:environment:dev:job_workflow_ref:"
-            f"acme/pets/.github/workflows/{workflow}@refs/heads/main"
+            f"repo:acme/pets:environment:dev:job_workflow_ref:{workflows}/{workflow}"
+            "@refs/heads/main"
         )
-        assert github_may_assume(account.trust("pets-github-deploy-dev"), subject), workflow
-        assert not github_may_assume(account.trust("pets-github-deploy-prod"), subject), workflow
+        assert not github_may_assume(account.trust("pets-github-deploy-dev"), subject), workflow
+
+
+@pytest.mark.parametrize("kind", ["preview", "drift", "patch"])
+def test_the_roles_without_an_environment_trust_their_workflow_on_main_only(account, kind):
+    workflows = "acme/pets/.github/workflows"
+    file = f"{kind}-stage.yml"
+    trust = account.trust(f"pets-github-{kind}-prod")
+    assert github_may_assume(
+        trust,
+        f"repo:acme/pets:ref:refs/heads/main:job_workflow_ref:{workflows}/{file}@refs/heads/main",
+    )
+    for subject in (
+        "repo:acme/pets:ref:refs/heads/main",
+        f"repo:acme/pets:ref:refs/heads/x:job_workflow_ref:{workflows}/{file}@refs/heads/x",
+        f"repo:acme/pets:pull_request:job_workflow_ref:{workflows}/{file}@refs/pull/7/merge",
+        f"repo:acme/pets:environment:prod:job_workflow_ref:{workflows}/{file}@refs/heads/main",
+        f"repo:acme/pets:ref:refs/heads/main:job_workflow_ref:{workflows}/mine.yml@refs/heads/main",
+        "repo:acme/other:ref:refs/heads/main:job_workflow_ref:"
+        f"acme/other/.github/workflows/{file}@refs/heads/main",
+    ):
+        assert not github_may_assume(trust, subject), subject
+    assert not github_may_assume(
+        account.trust(f"pets-github-{kind}-dev"),
+        f"repo:acme/pets:ref:refs/heads/main:job_workflow_ref:{workflows}/mine.yml@refs/heads/main",
+    )
 
 
 def test_the_plan_role_trusts_pull_requests_of_the_preview_workflow_only(account):
