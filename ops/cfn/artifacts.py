@@ -94,6 +94,27 @@ def existing_version(ctx, bucket, key, data):
     return head.get("VersionId")
 
 
+def holds(ctx, bucket, key, data, version=None):
+    """Whether ``key`` (its ``version``, when one is named) holds exactly ``data``, by S3's own
+    SHA-256 checksum."""
+    request = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
+    if version and version != "null":
+        request["VersionId"] = version
+    try:
+        head = ctx.client("s3").head_object(**request)
+    except Exception as exc:
+        if not is_missing_object(exc, forbidden_means_missing=True):
+            raise
+        return False
+    return head.get("ChecksumSHA256") == _sha256_b64(data)
+
+
+def version_holding(ctx, bucket, key, data):
+    """The version id of ``key`` if it holds exactly ``data``; ``None`` otherwise."""
+    found = existing_version(ctx, bucket, key, data)
+    return None if found is _MISSING else found
+
+
 def _sha256_b64(data):
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
@@ -121,12 +142,13 @@ def code_location(bucket, key, version):
     return f"s3://{bucket}/{key}"
 
 
-def packaged_template(ctx, template_path, bucket, upload_artifacts=True, deployed=None):
+def packaged_template(ctx, template_path, bucket, upload_artifacts=True, deployed=None, named=None):
     """Upload the local artifacts ``template_path`` names; return the rewritten template (JSON).
 
-    With ``upload_artifacts=False`` (plan) nothing is uploaded: the URIs name the keys a deploy
-    would upload to. A change set does not read the code object (Lambda does, at execution), so
-    the plan needs no write access, and an unchanged build shows no change.
+    With ``upload_artifacts=False`` (plan, preview) nothing is uploaded: the URIs name the keys a
+    deploy would upload to. A change set does not read the code object (Lambda does, at
+    execution), so the plan needs no write access, and an unchanged build shows no change.
+    ``named``, a list, receives ``(key, local path, version)`` of every artifact named.
     """
     template_path = Path(template_path)
     if not template_path.is_file():
@@ -156,6 +178,8 @@ def packaged_template(ctx, template_path, bucket, upload_artifacts=True, deploye
                 found = existing_version(ctx, bucket, key, local.read_bytes())
                 version = None if found is _MISSING else found
         properties[prop] = code_location(bucket, key, version)
+        if named is not None:
+            named.append((key, local, version))
         rewritten += 1
     if not rewritten:
         ctx.say(f"{template_path.name}: no local artifacts to upload")
@@ -183,6 +207,13 @@ def upload_rds_ca_bundle(ctx, bucket, region, bundle_file=None, proxy=False):
     ``(uri, sha256 hex)``: the readers check the digest, because both stages' deploy roles may
     write this key.
     """
+    key, data, label = rds_ca_bundle(ctx, region, bundle_file, proxy)
+    put_if_absent(ctx, bucket, key, data, label, "text/plain")
+    return f"s3://{bucket}/{key}", hashlib.sha256(data).hexdigest()
+
+
+def rds_ca_bundle(ctx, region, bundle_file=None, proxy=False):
+    """``(key, bytes, label)`` of the bundle ``upload_rds_ca_bundle`` uploads; nothing uploaded."""
     url = RDS_CA_URL.format(region=region)
     data = Path(bundle_file).read_bytes() if bundle_file else http.get_body(ctx.fetch, url)
     if b"-----BEGIN CERTIFICATE-----" not in data:
@@ -195,7 +226,4 @@ def upload_rds_ca_bundle(ctx, bucket, region, bundle_file=None, proxy=False):
                 raise OpsError(f"{root_url} holds no PEM certificate")
             data = data.rstrip(b"\n") + b"\n" + root
         label += " and the Amazon Trust Services roots (RDS Proxy)"
-    digest = hashlib.sha256(data).hexdigest()
-    key = rds_ca_key(region, digest)
-    put_if_absent(ctx, bucket, key, data, label, "text/plain")
-    return f"s3://{bucket}/{key}", digest
+    return rds_ca_key(region, hashlib.sha256(data).hexdigest()), data, label

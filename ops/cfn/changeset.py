@@ -54,6 +54,8 @@ class StackSpec:
     rollback: bool = False  # the operator allows going back to a commit that is not newer
     # CloudFormation rollback triggers ({"RollbackTriggers": [...], "MonitoringTimeInMinutes": n}).
     rollback_configuration: dict | None = None
+    # What a preview names but did not upload (ops.cfn.specs.artifact): the deploy uploads it.
+    artifacts: tuple = ()
 
     def read_template(self):
         if self.template_body is not None:

@@ -18,16 +18,26 @@ in one line, changing nothing, when:
 * the stack could not be previewed (it depended on changes of a stack before it that were not
   deployed yet: preview again once they are).
 
+The preview uploads nothing a host or function reads (its role writes ``plan/`` only): the
+change sets name this build's content-addressed keys, and the file lists each with its SHA-256
+and where the deploy finds the same bytes. ``execute`` uploads them (skipping what the bucket
+already holds with that checksum) before it executes, and refuses in one line, executing nothing,
+when this build's bytes differ from the previewed ones or a key (the version pinned, if any) does
+not hold them afterwards.
+
 A re-run of a deploy whose change set was already executed, and is what the stack last ran, is
-"already done" and succeeds. The JSON file holds ARNs, names and times only, nothing secret.
+"already done" and succeeds. The JSON file holds ARNs, names, times, keys and checksums, and the
+public RDS CA bundle; nothing secret.
 """
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 
 from ops import report, stages
 from ops.aws.errors import error_code
-from ops.cfn import changeset, order, specs
+from ops.cfn import artifacts, changeset, order, specs
 from ops.cfn.changeset import ChangeSet, StackSpec
 from ops.cfn.execute import POLL_SECONDS, execute_change_set, print_outputs
 from ops.cfn.stacks import current_stack, outputs_of
@@ -72,9 +82,11 @@ def preview(
                 f"a preview (make deploy-{target.part}), which deletes and re-creates it"
             )
         if target.part == "infra":
-            spec = specs.infra(ctx, stage, commit, rollback, root=root, bucket=bucket)
+            spec = specs.infra(ctx, stage, commit, rollback, root=root, bucket=bucket, upload=False)
         else:
-            spec = specs.api(ctx, stage, commit, rollback, bucket, package_dir, bundle_file)
+            spec = specs.api(
+                ctx, stage, commit, rollback, bucket, package_dir, bundle_file, upload=False
+            )
         entry = {"part": target.part, "stack": target.name, "state": stack_state(stack)}
         text, template = spec.read_template()
         ctx.say(f"preview: creating a change set for {target.name}")
@@ -91,7 +103,11 @@ def preview(
             )
             continue
         entry.update(
-            change_set=cs.arn, type=cs.change_set_type, empty=cs.empty, stack_id=cs.stack_id
+            change_set=cs.arn,
+            type=cs.change_set_type,
+            empty=cs.empty,
+            stack_id=cs.stack_id,
+            artifacts=list(spec.artifacts),
         )
         if cs.empty:
             sections.append(f"### `{target.name}`: no changes")
@@ -141,8 +157,12 @@ def read(path, stage, part, commit):
     return entry
 
 
-def execute(ctx, stage, part, path, commit, poll=POLL_SECONDS):
-    """Execute the change set ``path`` recorded for ``part`` of ``stage``; return the outputs."""
+def execute(ctx, stage, part, path, commit, poll=POLL_SECONDS, package_dir=None, root=stages.ROOT):
+    """Execute the change set ``path`` recorded for ``part`` of ``stage``; return the outputs.
+
+    First the artifacts the change set names are uploaded (the preview only named them) from
+    this build: the repository at ``root``, the package in ``package_dir``.
+    """
     entry = read(path, stage, part, commit)
     name = entry["stack"]
     if entry.get("blocked"):
@@ -186,6 +206,7 @@ def execute(ctx, stage, part, path, commit, poll=POLL_SECONDS):
             "what it shows"
         )
     _same_state(name, entry, stack)
+    upload_named(ctx, name, entry.get("artifacts") or [], package_dir, root)
     changes = changeset.changes_of(cf, arn, described)
     change_set = ChangeSet(
         spec=StackSpec(name=name),
@@ -197,6 +218,44 @@ def execute(ctx, stage, part, path, commit, poll=POLL_SECONDS):
     ctx.say(f"executing the change set previewed for {name} at {commit[:12]}: {arn}")
     ctx.say(changeset.text_table(change_set))
     return execute_change_set(ctx, change_set, poll)
+
+
+def upload_named(ctx, name, named, package_dir, root):
+    """Upload each artifact the preview named, from this build, then check that each key (the
+    version the change set pins, when it pins one) holds this build's bytes; OpsError if not."""
+    found = []
+    for item in named:
+        data = _bytes(item, package_dir, root)
+        if hashlib.sha256(data).hexdigest() != item["sha256"]:
+            raise OpsError(
+                f"{item['label']} of this build is not the one previewed for {name} (SHA-256 "
+                f"{item['sha256'][:12]}): preview this build again"
+            )
+        artifacts.put_if_absent(ctx, item["bucket"], item["key"], data, item["label"])
+        found.append((item, data))
+    for item, data in found:
+        if not artifacts.holds(ctx, item["bucket"], item["key"], data, item.get("version")):
+            pinned = f" version {item['version']}" if item.get("version") else ""
+            raise OpsError(
+                f"s3://{item['bucket']}/{item['key']}{pinned} does not hold this build's "
+                f"{item['label']} (SHA-256 {item['sha256'][:12]}): {name} not executed"
+            )
+
+
+def _bytes(item, package_dir, root):
+    kind, _, where = item["source"].partition(":")
+    if kind == "inline":
+        return base64.b64decode(item["content"])
+    base = {"repository": Path(root), "package": Path(package_dir or Path(root) / "build" / "api")}
+    if kind not in base:
+        raise OpsError(f"the preview names {item['key']} from an unknown source {item['source']!r}")
+    path = base[kind] / where
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise OpsError(
+            f"{path} is missing ({exc.strerror}): the deploy needs the build that was previewed"
+        ) from exc
 
 
 def _same_state(name, entry, stack):

@@ -15,14 +15,21 @@ and ``preview`` send to CloudFormation, built in one place so a preview is the d
   template rewritten to pin them, the bundle's digest (``DbSslCaSha256``) and the commit.
 
 Every upload goes to the stage's own bucket, which only its pipeline writes.
+
+With ``upload=False`` (``preview``, whose role writes ``plan/`` only) nothing is uploaded: the
+change set names this build's content-addressed keys (pinning the version the bucket already
+holds, if any), templates go under ``plan/``, and the spec lists each artifact it names
+(``artifact``) for the deploy to upload, after approval, before it executes the change set.
 """
 
+import base64
+import hashlib
 from pathlib import Path
 
 from ops import report, stages
 from ops.cfn import artifacts, capacity, order, templates
 from ops.cfn.changeset import StackSpec
-from ops.cfn.stacks import current_stack, outputs_of
+from ops.cfn.stacks import current_stack, deployed_template, outputs_of
 from ops.errors import OpsError
 
 # Outputs of the API stack naming the alarms an infra update rolls back on.
@@ -46,13 +53,40 @@ def rollback_configuration(ctx, stage):
     }
 
 
-def infra(ctx, stage, commit, rollback=False, root=stages.ROOT, bucket=None):
+def artifact(bucket, key, data, label, source, version=None):
+    """What a preview names without uploading it: where, its SHA-256, and where the deploy finds
+    the same bytes (``repository:<path>``, ``package:<name>``, or ``inline`` with the bytes)."""
+    found = {
+        "bucket": bucket,
+        "key": key,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "label": label,
+        "source": source,
+    }
+    if version and version != "null":
+        found["version"] = version
+    if source == "inline":
+        found["content"] = base64.b64encode(data).decode()
+    return found
+
+
+def infra(ctx, stage, commit, rollback=False, root=stages.ROOT, bucket=None, upload=True):
     target = stages.stack(stage, "infra", root)
     stack = current_stack(ctx.client("cloudformation"), target.name)
     order.check(ctx, stack, commit, rollback, announce=False)  # before anything is uploaded
     key, data = stages.host_requirements()
     bucket = stages.artifacts_bucket(ctx, stage, bucket)
-    artifacts.put_if_absent(ctx, bucket, key, data, "the host's requirements", "text/plain")
+    label = "the host's requirements"
+    named = ()
+    if upload:
+        artifacts.put_if_absent(ctx, bucket, key, data, label, "text/plain")
+    else:
+        source = f"repository:{stages.HOST_REQUIREMENTS}"
+        named = (
+            artifact(
+                bucket, key, data, label, source, artifacts.version_holding(ctx, bucket, key, data)
+            ),
+        )
     return StackSpec(
         name=target.name,
         template_path=target.template,
@@ -60,10 +94,11 @@ def infra(ctx, stage, commit, rollback=False, root=stages.ROOT, bucket=None):
         capabilities=target.capabilities,
         tags=target.tags,
         role_arn=stages.execution_role_arn(ctx, stage),
-        s3_prefix=f"templates/{stage}",
+        s3_prefix=f"templates/{stage}" if upload else f"plan/templates/{stage}",
         commit=commit,
         rollback=rollback,
         rollback_configuration=rollback_configuration(ctx, stage),
+        artifacts=named,
     )
 
 
@@ -76,6 +111,7 @@ def api(
     package_dir=None,
     bundle_file=None,
     reserved_concurrency=None,
+    upload=True,
 ):
     """Upload what the API stack needs and return its spec (the template pins the uploads)."""
     target = stages.stack(stage, "api")
@@ -96,10 +132,27 @@ def api(
     database = check_database_connections(ctx, stage, template, parameters, concurrency)
     bucket = stages.artifacts_bucket(ctx, stage, bucket)
     region = ctx.client("s3").meta.region_name
-    _, ca_sha256 = artifacts.upload_rds_ca_bundle(
-        ctx, bucket, region, bundle_file, proxy=bool(database and database.proxy)
-    )
-    body = artifacts.packaged_template(ctx, template_path, bucket)
+    proxy = bool(database and database.proxy)
+    named = []
+    if upload:
+        _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, bundle_file, proxy)
+        body = artifacts.packaged_template(ctx, template_path, bucket)
+    else:
+        key, data, label = artifacts.rds_ca_bundle(ctx, region, bundle_file, proxy)
+        ca_sha256 = hashlib.sha256(data).hexdigest()
+        named.append(artifact(bucket, key, data, label, "inline"))
+        found = []
+        body = artifacts.packaged_template(
+            ctx,
+            template_path,
+            bucket,
+            upload_artifacts=False,
+            deployed=deployed_template(ctx.client("cloudformation"), target.name),
+            named=found,
+        )
+        for key, local, version in found:
+            source = f"package:{local.relative_to(template_path.parent.resolve())}"
+            named.append(artifact(bucket, key, local.read_bytes(), local.name, source, version))
     return StackSpec(
         name=target.name,
         template_body=body,
@@ -107,10 +160,11 @@ def api(
         capabilities=target.capabilities,
         tags=target.tags,
         s3_bucket=bucket,
-        s3_prefix=f"templates/{stage}",
+        s3_prefix=f"templates/{stage}" if upload else f"plan/templates/{stage}",
         role_arn=stages.execution_role_arn(ctx, stage),
         commit=commit,
         rollback=rollback,
+        artifacts=tuple(named),
     )
 
 

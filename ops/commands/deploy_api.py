@@ -72,7 +72,8 @@ def add_arguments(parser):
         metavar="PREVIEW",
         help=(
             "execute the change set python -m ops preview recorded in this file, by its ARN, "
-            "refusing if the stack changed since; nothing else is uploaded or created"
+            "after uploading this build's artifacts it names (refused if the stack changed "
+            "since, or if the bucket does not then hold the previewed bytes)"
         ),
     )
 
@@ -88,7 +89,9 @@ _positive.__name__ = "positive integer"  # argparse names the type in its error
 
 def run(args, ctx):
     if args.preview:
-        outputs = preview.execute(ctx, args.stage, "api", args.preview, git.head(ctx))
+        outputs = preview.execute(
+            ctx, args.stage, "api", args.preview, git.head(ctx), package_dir=args.package_dir
+        )
         announce_endpoint(ctx, args.stage, outputs)
         return 0
     deploy_api(

@@ -40,7 +40,8 @@ def add_arguments(parser):
         metavar="PREVIEW",
         help=(
             "execute the change set python -m ops preview recorded in this file, by its ARN, "
-            "refusing if the stack changed since; nothing else is uploaded or created"
+            "after uploading this build's artifacts it names (refused if the stack changed "
+            "since, or if the bucket does not then hold the previewed bytes)"
         ),
     )
 

@@ -16,10 +16,11 @@ from ops.cfn import order, preview
 
 def add_arguments(parser):
     parser.description = (
-        "Create the change set of every stack of the stage as a deploy would (uploading the "
-        "host's requirements and the API's artifacts when the bucket lacks them), keep them, "
-        "print them with their replacements and widened permissions, and write their ARNs to "
-        "--out for deploy-infra --from and deploy-api --from."
+        "Create the change set of every stack of the stage as a deploy would, uploading "
+        "nothing but templates under plan/ (the change sets name this build's artifacts, which "
+        "the deploy uploads), keep them, print them with their replacements and widened "
+        "permissions, and write their ARNs to --out for deploy-infra --from and deploy-api "
+        "--from."
     )
     stages.add_stage_argument(parser)
     parser.add_argument(

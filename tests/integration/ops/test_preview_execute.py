@@ -2,7 +2,9 @@
 anything changed in between (moto, or a Stubber where moto cannot make the state: it never marks
 a change set OBSOLETE and records no ChangeSetId on a stack)."""
 
+import base64
 import datetime
+import hashlib
 import json
 
 import boto3
@@ -70,16 +72,18 @@ def test_preview_keeps_every_change_set_and_executes_exactly_those(stage):
         (kept,) = [s for s in summaries if s["StackName"] == name]  # moto lists every stack's
         assert kept["ChangeSetId"] == arns[part]
         assert kept["ExecutionStatus"] == "AVAILABLE"
-    # The artifacts the API change set names were uploaded by the preview, not later.
-    s3 = boto3.client("s3", region_name="us-east-1")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="artifacts")["Contents"]]
-    assert any(k.startswith("api/") for k in keys) and any(k.startswith("rds-ca/") for k in keys)
-    # And so were the host's requirements the infra change set names.
-    assert any(k.startswith("migrations/requirements-") for k in keys)
+    # The preview wrote nothing a host or function reads: the change sets only name the keys.
+    assert _keys() == []
+    named = {e["part"]: [a["key"] for a in e["artifacts"]] for e in record["stacks"]}
+    (requirements,) = named["infra"]
+    assert requirements.startswith("migrations/requirements-")
+    assert sorted(k.split("/")[0] for k in named["api"]) == ["api", "rds-ca"]
 
     assert main(["deploy-infra", "--stage", "dev", "--from", str(path)], ctx) == 0, (
         ctx.err.getvalue()
     )
+    # The approved deploy uploaded what the infra change set names, then executed it.
+    assert _keys() == [requirements]
     assert f"executing the change set previewed for pets-dev-infra at {commit[:12]}" in (
         ctx.out.getvalue()
     )
@@ -89,9 +93,87 @@ def test_preview_keeps_every_change_set_and_executes_exactly_those(stage):
         "SourceCommit"
     ] == commit
     # moto computes no outputs for a stack made by a change set, so no EndpointURL to print.
-    preview.execute(ctx, "dev", "api", path, commit)
+    preview.execute(ctx, "dev", "api", path, commit, package_dir=package, root=root)
     executed = _cf().describe_change_set(ChangeSetName=arns["api"])
     assert executed["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    assert _keys() == sorted([requirements, *named["api"]])
+    # Each with S3's checksum of the bytes this build holds.
+    zip_key = next(k for k in named["api"] if k.startswith("api/"))
+    head = _s3().head_object(Bucket="artifacts", Key=zip_key, ChecksumMode="ENABLED")
+    digest = hashlib.sha256((package / "deployment.zip").read_bytes()).digest()
+    assert head["ChecksumSHA256"] == base64.b64encode(digest).decode()
+
+
+def _s3():
+    return boto3.client("s3", region_name="us-east-1")
+
+
+def _keys():
+    """Every key in the stage's bucket but plan/ (a preview's own templates)."""
+    listed = _s3().list_objects_v2(Bucket="artifacts").get("Contents", [])
+    return sorted(o["Key"] for o in listed if not o["Key"].startswith("plan/"))
+
+
+def test_a_preview_pins_the_version_the_bucket_already_holds(stage):
+    ctx, root, package, commit = stage
+    data = (package / "deployment.zip").read_bytes()
+    key = f"api/{hashlib.sha256(data).hexdigest()}.zip"
+    _s3().put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
+    version = _s3().put_object(Bucket="artifacts", Key=key, Body=data, ChecksumAlgorithm="SHA256")[
+        "VersionId"
+    ]
+    record, _, path = _preview(ctx, root, package, commit)
+    (api,) = [e for e in record["stacks"] if e["part"] == "api"]
+    (named,) = [a for a in api["artifacts"] if a["key"] == key]
+    assert named["version"] == version
+    # moto's GetTemplate takes no change set: what the executed change set deployed says it.
+    assert main(["deploy-infra", "--stage", "dev", "--from", str(path)], ctx) == 0
+    preview.execute(ctx, "dev", "api", path, commit, package_dir=package, root=root)
+    template = _cf().get_template(StackName="pets-dev-api")["TemplateBody"]
+    text = template if isinstance(template, str) else json.dumps(template)
+    assert key in text and version in text
+    assert len(_s3().list_object_versions(Bucket="artifacts", Prefix=key)["Versions"]) == 1
+
+
+def test_a_build_other_than_the_previewed_one_is_refused_before_anything_runs(stage):
+    ctx, root, package, commit = stage
+    record, _, path = _preview(ctx, root, package, commit)
+    main(["deploy-infra", "--stage", "dev", "--from", str(path)], ctx)
+    (package / "deployment.zip").write_bytes(b"another build")
+    assert main(["deploy-api", "--stage", "dev", "--from", str(path),
+                 "--package-dir", str(package)], ctx) == 1  # fmt: skip
+    line = ctx.err.getvalue().splitlines()[-1]
+    assert line.startswith("deploy-api: deployment.zip of this build is not the one previewed")
+    assert not [k for k in _keys() if k.startswith("api/")]
+    (api,) = [e for e in record["stacks"] if e["part"] == "api"]
+    assert _cf().describe_change_set(ChangeSetName=api["change_set"])["ExecutionStatus"] == (
+        "AVAILABLE"
+    )
+
+
+def test_a_pinned_version_that_is_gone_is_refused_after_the_upload(stage):
+    ctx, root, package, commit = stage
+    data = (package / "deployment.zip").read_bytes()
+    key = f"api/{hashlib.sha256(data).hexdigest()}.zip"
+    _s3().put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
+    version = _s3().put_object(Bucket="artifacts", Key=key, Body=data, ChecksumAlgorithm="SHA256")[
+        "VersionId"
+    ]
+    record, _, path = _preview(ctx, root, package, commit)
+    main(["deploy-infra", "--stage", "dev", "--from", str(path)], ctx)
+    # The version the change set pins is deleted before the approval.
+    _s3().delete_object(Bucket="artifacts", Key=key, VersionId=version)
+    assert main(["deploy-api", "--stage", "dev", "--from", str(path),
+                 "--package-dir", str(package)], ctx) == 1  # fmt: skip
+    line = ctx.err.getvalue().splitlines()[-1]
+    assert line == (
+        f"deploy-api: s3://artifacts/{key} version {version} does not hold this build's "
+        f"deployment.zip (SHA-256 {key[4:16]}): pets-dev-api not executed"
+    )
+    (api,) = [e for e in record["stacks"] if e["part"] == "api"]
+    assert _cf().describe_change_set(ChangeSetName=api["change_set"])["ExecutionStatus"] == (
+        "AVAILABLE"
+    )
 
 
 def test_a_stack_updated_after_the_preview_is_refused(stage):
