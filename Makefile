@@ -25,7 +25,7 @@ NODE_STAMP := node_modules/.installed
 .DEFAULT_GOAL := help
 .PHONY: help venv tools run test lint lint-security lint-templates lint-workflows pytest unit
 .PHONY: integration clean package plan plan-comment preview deploy-infra migrate-stage deploy-api smoke
-.PHONY: drift bench ops-venv patch host-release host-release-propose
+.PHONY: drift bench ops-venv patch host-release host-release-propose lock unlock
 
 # The descriptions name variables in capitals; the list after them shows their current values.
 help: ## list the targets and the variables they read
@@ -33,7 +33,7 @@ help: ## list the targets and the variables they read
 	@echo ""
 	@echo "Variables (make TARGET NAME=value, or the environment), with their values now:"
 	@printf "  %-32s %s\n" \
-	  "STAGE=$(STAGE)" "the stage of plan, deploy-infra, migrate-stage, deploy-api, smoke, drift" \
+	  "STAGE=$(STAGE)" "the stage of plan, deploy-infra, migrate-stage, deploy-api, smoke, drift, lock" \
 	  "PORT=$(or $(PORT),8000)" "make run's HTTP port on 127.0.0.1" \
 	  "DB_HOST:DB_PORT=$(or $(DB_HOST),127.0.0.1):$(or $(DB_PORT),3306)" "the database of make run and make test (README.md)" \
 	  "PYTHON=$(PYTHON)" "the interpreter the venvs are built with (3.12, the Lambda's)" \
@@ -171,6 +171,14 @@ migrate-stage: $(OPS_STAMP) ## apply pending migrations to the STAGE database (r
 
 deploy-api: $(OPS_STAMP) ## deploy build/api as pets-STAGE-api, print its URL (PREVIEW=file: exactly that)
 	$(OPS_PY) -m ops deploy-api --stage $(STAGE) $(FROM_PREVIEW)
+
+# One deploy or patch of STAGE at a time: the holder is the GitHub job (GITHUB_RUN_ID, ...) or
+# user@host; unlock does nothing when the lock is not held, so a workflow calls it always.
+lock: $(OPS_STAMP) ## take STAGE's lock, waiting for its holder (one deploy or patch at a time)
+	$(OPS_PY) -m ops lock acquire --stage $(STAGE)
+
+unlock: $(OPS_STAMP) ## give STAGE's lock back (nothing to do when it is not held; refused if another holds it)
+	$(OPS_PY) -m ops lock release --stage $(STAGE)
 
 smoke: $(OPS_STAMP) ## known pet -> 200, unknown pet -> 404 on the STAGE endpoint
 	$(OPS_PY) -m ops smoke --stage $(STAGE)

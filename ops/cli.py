@@ -49,6 +49,7 @@ COMMANDS = {
         "preview",
         "change sets of every stack of a stage, kept for deploy-* --from to execute exactly",
     ),
+    "lock": ("lock", "take or give back a stage's lock: one deploy or patch at a time"),
     "deploy-infra": ("deploy_infra", "create or update pets-<stage>-infra through a change set"),
     "deploy-api": (
         "deploy_api",

@@ -37,6 +37,10 @@ class FakeClock:
     def clock(self):
         return self.now
 
+    def wall(self):
+        """Seconds since the epoch, moving with ``now`` (2026-01-01T00:00:00Z at the start)."""
+        return 1767225600.0 + self.now - 1000.0
+
     def sleep(self, seconds):
         self.sleeps.append(seconds)
         self.now += seconds
@@ -123,20 +127,23 @@ def lambda_account(total, unreserved):
 
 
 def make_context(
-    clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False, git=None
+    clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False, git=None, wall=False
 ):
     """A Context for one test: output in ``ctx.out``/``ctx.err`` (StringIO), ``ctx.env`` only
     what the test gives, sleep on a ``FakeClock`` (its calls in ``ctx.sleeps``).
 
     AWS comes from ``clients`` (``{service: client}``: moto or Stubber-wrapped), else from boto3,
     which is moto inside ``mock_aws``; ``rest_from_boto3`` takes the services ``clients`` does
-    not name from boto3 too. ``fetch`` stands in for HTTP (``ops.http.get``), ``git`` for the
-    repository (``tests.support.gitrepo.git_in``; default: this checkout).
+    not name from boto3 too; with ``wall`` dates follow the ``FakeClock`` too. ``fetch`` stands
+    in for HTTP (``ops.http.get``), ``git`` for the repository (``tests.support.gitrepo.git_in``;
+    default: this checkout).
     """
     clock = clock or FakeClock()
     extra = {"fetch": fetch} if fetch else {}
     if git:
         extra["git"] = git
+    if wall:
+        extra["wall"] = clock.wall
     if clients:
         rest = boto3.session.Session() if rest_from_boto3 else None
         session_factory = functools.partial(Session, clients, rest)
