@@ -464,6 +464,53 @@ def _role_without_boundary(account, own, other):
     ]
 
 
+def _own_other_documents(account, own, other):
+    """Any Run Command document but AWS-RunPatchBaseline, on the stage's own host."""
+    group = {
+        "ssm:resourceTag/Patch Group": f"pets-{own}",
+        "aws:ResourceTag/Patch Group": f"pets-{own}",
+    }
+    host = Request("ssm:SendCommand", ec2(f"instance/i-{own}"), group)
+    documents = (
+        _arn("ssm", "document/AWS-RunShellScript", account=""),
+        _arn("ssm", "document/AWS-RunRemoteScript", account=""),
+        _arn("ssm", "document/AWS-ApplyPatchBaseline", account=""),
+        document(f"pets-{own}-host-release"),
+    )
+    return [
+        [Request("ssm:SendCommand", d, {"aws:ResourceTag/stage": own}), host] for d in documents
+    ]
+
+
+def _own_patch(account, own, other):
+    group = {
+        "ssm:resourceTag/Patch Group": f"pets-{own}",
+        "aws:ResourceTag/Patch Group": f"pets-{own}",
+    }
+    return [
+        [
+            Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
+            Request("ssm:SendCommand", ec2(f"instance/i-{own}"), group),
+        ]
+    ]
+
+
+def _write_own_trusted(account, own, other, simulator):
+    return [
+        [Request("s3:PutObject", resource)]
+        for resource in _trusted_objects(account, simulator, own)
+    ]
+
+
+def _own_stack_changes(account, own, other):
+    """Change what runs: a change set kept for review is not a change until it is executed."""
+    return [
+        [Request(f"cloudformation:{action}", stack(f"pets-{own}-{part}"))]
+        for part in ("infra", "api")
+        for action in ("ExecuteChangeSet", "UpdateStack", "DeleteStack", "CreateStack")
+    ]
+
+
 # The rows of docs/security.md's table "What each identity can reach", in order.
 REACHES = (
     Reach(
@@ -477,6 +524,34 @@ REACHES = (
         "deploy",
         "Execute a change set of a {own} stack",
         _deploy,
+        crosses=False,
+        through_created_roles=False,
+    ),
+    Reach(
+        "own-stacks",
+        "Execute a change set of, update or delete a {own} stack",
+        _own_stack_changes,
+        crosses=False,
+        through_created_roles=False,
+    ),
+    Reach(
+        "own-documents",
+        "Send a {own} host any document but AWS-RunPatchBaseline",
+        _own_other_documents,
+        crosses=False,
+        through_created_roles=False,
+    ),
+    Reach(
+        "own-patch",
+        "Run AWS-RunPatchBaseline on the {own} host",
+        _own_patch,
+        crosses=False,
+        through_created_roles=False,
+    ),
+    Reach(
+        "write-own-trusted",
+        "Write an object the {own} host or API function reads",
+        _write_own_trusted,
         crosses=False,
         through_created_roles=False,
     ),
@@ -612,6 +687,9 @@ def identities_of(account, stage):
         found.append(account.release_role(stage))
     return [
         *found,
+        account.preview_role(stage),
+        account.drift_role(stage),
+        account.patch_role(stage),
         account.deploy_role(stage),
         account.execution_role(stage),
         account.host_role(stage),
@@ -634,8 +712,8 @@ def evaluate(simulator, identity, request):
 
 
 def ways(account, simulator, reach, own, other):
-    if reach.ways is _write_trusted:
-        return _write_trusted(account, own, other, simulator)
+    if reach.ways in (_write_trusted, _write_own_trusted):
+        return reach.ways(account, own, other, simulator)
     return reach.ways(account, own, other)
 
 
