@@ -22,6 +22,7 @@ from botocore.stub import Stubber
 
 from ops.context import Context
 from ops.local.ports import reachable
+from ops.local.processes import terminate
 from tests.support.tcpproxy import free_port
 
 REGION = "us-east-1"
@@ -185,9 +186,4 @@ def moto_server():
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, timeout=10)
