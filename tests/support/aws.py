@@ -1,5 +1,5 @@
-"""AWS for tests: the one context factory, a fake clock, sessions of chosen clients, a client
-split between moto and a botocore Stubber, moto stacks with chosen outputs, and moto_server.
+"""AWS for tests: the one context factory, sessions of chosen clients, a client split between
+moto and a botocore Stubber, moto stacks with chosen outputs, and moto_server.
 
 Why the split client: moto implements SendCommand and GetCommandInvocation but not
 ListCommandInvocations, DescribeInstanceInformation or DescribeInstancePatchStates. One SSM
@@ -22,24 +22,10 @@ from botocore.stub import Stubber
 
 from ops.context import Context
 from ops.local.ports import reachable
+from tests.support.clock import FakeClock
 from tests.support.tcpproxy import free_port
 
 REGION = "us-east-1"
-
-
-class FakeClock:
-    """``sleep`` advances ``now`` instead of sleeping; ``sleeps`` records every call."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Session:
@@ -103,7 +89,8 @@ def make_context(
     clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False, git=None
 ):
     """A Context for one test: output in ``ctx.out``/``ctx.err`` (StringIO), ``ctx.env`` only
-    what the test gives, sleep on a ``FakeClock`` (its calls in ``ctx.sleeps``).
+    what the test gives, time from ``clock`` (a ``tests.support.clock.FakeClock``, a new one if
+    none): ``ctx.clock``, ``ctx.wall`` and ``ctx.sleep``, the sleeps also in ``ctx.sleeps``.
 
     AWS comes from ``clients`` (``{service: client}``: moto or Stubber-wrapped), else from boto3,
     which is moto inside ``mock_aws``; ``rest_from_boto3`` takes the services ``clients`` does
@@ -124,7 +111,8 @@ def make_context(
         err=io.StringIO(),
         env=dict(env or {}),
         sleep=clock.sleep,
-        clock=clock.clock,
+        clock=clock.monotonic,
+        wall=clock.wall,
         session_factory=session_factory,
         **extra,
     )

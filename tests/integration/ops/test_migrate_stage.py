@@ -24,7 +24,8 @@ from moto import mock_aws
 from ops.cli import main
 from ops.commands import migrate_stage
 from ops.db.admin import admin_connection
-from tests.support.aws import REGION, FakeClock, SplitClient, create_stack, make_context
+from tests.support.aws import REGION, SplitClient, create_stack, make_context
+from tests.support.clock import FakeClock
 from tests.support.http import answering
 from tests.support.requirements import pinned_site
 
