@@ -120,15 +120,22 @@ def make_context(
     return ctx
 
 
-def create_stack(name, outputs):
+def create_stack(name, outputs, cloudformation=None):
     """A moto stack whose outputs are ``outputs`` (a dict of fixed strings).
 
     moto's CloudFormation cannot create the real resources (RDS clusters, patch baselines), so
     the stack holds one SSM parameter, which moto supports, and only its outputs matter.
+    ``cloudformation`` is the client (default: boto3's, moto inside ``mock_aws``).
     """
-    boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName=name, TemplateBody=_outputs_template(name, outputs)
-    )
+    cloudformation = cloudformation or boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack(StackName=name, TemplateBody=_outputs_template(name, outputs))
+
+
+def bootstrap_stage(bucket, stage="dev", *, s3=None, cloudformation=None):
+    """What ``ops bootstrap`` leaves that a deploy reads: the artifacts bucket, and the stage's
+    bootstrap stack whose ``ArtifactsBucket`` output names it. Clients default to boto3's."""
+    (s3 or boto3.client("s3", region_name=REGION)).create_bucket(Bucket=bucket)
+    create_stack(f"pets-bootstrap-{stage}", {"ArtifactsBucket": bucket}, cloudformation)
 
 
 def update_stack_outputs(name, outputs):
