@@ -1,5 +1,5 @@
-"""AWS for tests: the one context factory, a fake clock, sessions of chosen clients, a client
-split between moto and a botocore Stubber, moto stacks with chosen outputs, and moto_server.
+"""AWS for tests: the one context factory, sessions of chosen clients, a client split between
+moto and a botocore Stubber, moto stacks with chosen outputs, and moto_server.
 
 Why the split client: moto implements SendCommand and GetCommandInvocation but not
 ListCommandInvocations, DescribeInstanceInformation or DescribeInstancePatchStates. One SSM
@@ -23,24 +23,10 @@ from botocore.stub import Stubber
 from ops.context import Context
 from ops.local.ports import reachable
 from ops.local.processes import terminate
+from tests.support.clock import FakeClock
 from tests.support.tcpproxy import free_port
 
 REGION = "us-east-1"
-
-
-class FakeClock:
-    """``sleep`` advances ``now`` instead of sleeping; ``sleeps`` records every call."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Session:
@@ -104,7 +90,8 @@ def make_context(
     clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False, git=None
 ):
     """A Context for one test: output in ``ctx.out``/``ctx.err`` (StringIO), ``ctx.env`` only
-    what the test gives, sleep on a ``FakeClock`` (its calls in ``ctx.sleeps``).
+    what the test gives, time from ``clock`` (a ``tests.support.clock.FakeClock``, a new one if
+    none): ``ctx.clock``, ``ctx.wall`` and ``ctx.sleep``, the sleeps also in ``ctx.sleeps``.
 
     AWS comes from ``clients`` (``{service: client}``: moto or Stubber-wrapped), else from boto3,
     which is moto inside ``mock_aws``; ``rest_from_boto3`` takes the services ``clients`` does
@@ -125,7 +112,8 @@ def make_context(
         err=io.StringIO(),
         env=dict(env or {}),
         sleep=clock.sleep,
-        clock=clock.clock,
+        clock=clock.monotonic,
+        wall=clock.wall,
         session_factory=session_factory,
         **extra,
     )
@@ -133,15 +121,22 @@ def make_context(
     return ctx
 
 
-def create_stack(name, outputs):
+def create_stack(name, outputs, cloudformation=None):
     """A moto stack whose outputs are ``outputs`` (a dict of fixed strings).
 
     moto's CloudFormation cannot create the real resources (RDS clusters, patch baselines), so
     the stack holds one SSM parameter, which moto supports, and only its outputs matter.
+    ``cloudformation`` is the client (default: boto3's, moto inside ``mock_aws``).
     """
-    boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName=name, TemplateBody=_outputs_template(name, outputs)
-    )
+    cloudformation = cloudformation or boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack(StackName=name, TemplateBody=_outputs_template(name, outputs))
+
+
+def bootstrap_stage(bucket, stage="dev", *, s3=None, cloudformation=None):
+    """What ``ops bootstrap`` leaves that a deploy reads: the artifacts bucket, and the stage's
+    bootstrap stack whose ``ArtifactsBucket`` output names it. Clients default to boto3's."""
+    (s3 or boto3.client("s3", region_name=REGION)).create_bucket(Bucket=bucket)
+    create_stack(f"pets-bootstrap-{stage}", {"ArtifactsBucket": bucket}, cloudformation)
 
 
 def update_stack_outputs(name, outputs):
