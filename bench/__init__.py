@@ -16,8 +16,9 @@ What is compared, and why:
   and against the Flask peer.
 * **Connections** opened per 1,000 warm requests, and the **size of the API zip**.
 
-Modules: ``dataset`` (scratch database, bulk load, names), ``events`` (API Gateway events and a
-Lambda context), ``flask_peer`` (the peer), ``contenders`` (the three warm-path callables),
-``warm`` and ``cold`` (the measurements), ``package`` (the zip), ``report`` (table, JSON, plot,
-docs/performance.md), ``runner`` (the command line).
+Modules: ``dataset`` (scratch database, bulk load, names), ``flask_peer`` (the peer),
+``contenders`` (the three warm-path callables), ``warm`` and ``cold`` (the measurements),
+``package`` (the zip), ``report`` (table, JSON, plot, docs/performance.md), ``runner`` (the
+command line). The API Gateway events and the Lambda context are the tests' own
+(``tests.support.events``), so the bench sends exactly what the tests check.
 """

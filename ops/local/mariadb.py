@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from ops.errors import OpsError
+from ops.local import processes
 from ops.local.ports import reachable
 
 INSTALL_HINT = (
@@ -174,14 +175,8 @@ class PrivateServer:
     def stop(self):
         process, self._process = self._process, None
         try:
-            if process is None or process.poll() is not None:
+            if not processes.terminate(process, timeout=30):
                 return
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
             # The terminal may be gone (SIGHUP): the server is stopped whether or not this prints.
             with contextlib.suppress(OSError):
                 self._ctx.say("run: stopped the private MariaDB")

@@ -100,16 +100,20 @@ class ApiServer:
         return self.process.wait()
 
     def stop(self):
-        process = self.process
-        if process is None or process.poll() is not None:
-            return False
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        return True
+        return terminate(self.process, timeout=10)
+
+
+def terminate(process, timeout):
+    """SIGTERM ``process``, SIGKILL it if it still runs after ``timeout`` s; True if it ran."""
+    if process is None or process.poll() is not None:
+        return False
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return True
 
 
 def _read_line(pipe, process, timeout):

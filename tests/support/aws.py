@@ -1,5 +1,5 @@
-"""AWS for tests: the one context factory, a fake clock, sessions of chosen clients, a client
-split between moto and a botocore Stubber, moto stacks with chosen outputs, and moto_server.
+"""AWS for tests: the one context factory, sessions of chosen clients, a client split between
+moto and a botocore Stubber, moto stacks with chosen outputs, and moto_server.
 
 Why the split client: moto implements SendCommand and GetCommandInvocation but not
 ListCommandInvocations, DescribeInstanceInformation or DescribeInstancePatchStates. One SSM
@@ -22,28 +22,11 @@ from botocore.stub import Stubber
 
 from ops.context import Context
 from ops.local.ports import reachable
+from ops.local.processes import terminate
+from tests.support.clock import FakeClock
 from tests.support.tcpproxy import free_port
 
 REGION = "us-east-1"
-
-
-class FakeClock:
-    """``sleep`` advances ``now`` instead of sleeping; ``sleeps`` records every call."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def wall(self):
-        """Seconds since the epoch, moving with ``now`` (2026-01-01T00:00:00Z at the start)."""
-        return 1767225600.0 + self.now - 1000.0
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Session:
@@ -127,23 +110,21 @@ def lambda_account(total, unreserved):
 
 
 def make_context(
-    clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False, git=None, wall=False
+    clients=None, *, env=None, clock=None, fetch=None, rest_from_boto3=False, git=None
 ):
     """A Context for one test: output in ``ctx.out``/``ctx.err`` (StringIO), ``ctx.env`` only
-    what the test gives, sleep on a ``FakeClock`` (its calls in ``ctx.sleeps``).
+    what the test gives, time from ``clock`` (a ``tests.support.clock.FakeClock``, a new one if
+    none): ``ctx.clock``, ``ctx.wall`` and ``ctx.sleep``, the sleeps also in ``ctx.sleeps``.
 
     AWS comes from ``clients`` (``{service: client}``: moto or Stubber-wrapped), else from boto3,
     which is moto inside ``mock_aws``; ``rest_from_boto3`` takes the services ``clients`` does
-    not name from boto3 too; with ``wall`` dates follow the ``FakeClock`` too. ``fetch`` stands
-    in for HTTP (``ops.http.get``), ``git`` for the repository (``tests.support.gitrepo.git_in``;
-    default: this checkout).
+    not name from boto3 too. ``fetch`` stands in for HTTP (``ops.http.get``), ``git`` for the
+    repository (``tests.support.gitrepo.git_in``; default: this checkout).
     """
     clock = clock or FakeClock()
     extra = {"fetch": fetch} if fetch else {}
     if git:
         extra["git"] = git
-    if wall:
-        extra["wall"] = clock.wall
     if clients:
         rest = boto3.session.Session() if rest_from_boto3 else None
         session_factory = functools.partial(Session, clients, rest)
@@ -154,7 +135,8 @@ def make_context(
         err=io.StringIO(),
         env=dict(env or {}),
         sleep=clock.sleep,
-        clock=clock.clock,
+        clock=clock.monotonic,
+        wall=clock.wall,
         session_factory=session_factory,
         **extra,
     )
@@ -162,15 +144,22 @@ def make_context(
     return ctx
 
 
-def create_stack(name, outputs):
+def create_stack(name, outputs, cloudformation=None):
     """A moto stack whose outputs are ``outputs`` (a dict of fixed strings).
 
     moto's CloudFormation cannot create the real resources (RDS clusters, patch baselines), so
     the stack holds one SSM parameter, which moto supports, and only its outputs matter.
+    ``cloudformation`` is the client (default: boto3's, moto inside ``mock_aws``).
     """
-    boto3.client("cloudformation", region_name=REGION).create_stack(
-        StackName=name, TemplateBody=_outputs_template(name, outputs)
-    )
+    cloudformation = cloudformation or boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack(StackName=name, TemplateBody=_outputs_template(name, outputs))
+
+
+def bootstrap_stage(bucket, stage="dev", *, s3=None, cloudformation=None):
+    """What ``ops bootstrap`` leaves that a deploy reads: the artifacts bucket, and the stage's
+    bootstrap stack whose ``ArtifactsBucket`` output names it. Clients default to boto3's."""
+    (s3 or boto3.client("s3", region_name=REGION)).create_bucket(Bucket=bucket)
+    create_stack(f"pets-bootstrap-{stage}", {"ArtifactsBucket": bucket}, cloudformation)
 
 
 def update_stack_outputs(name, outputs):
@@ -215,9 +204,4 @@ def moto_server():
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, timeout=10)

@@ -1,6 +1,9 @@
 """What Lambda hands the handler: an API Gateway REST proxy event and a context object.
 
-The tests and the benchmark (bench/) both call the handler with these.
+The tests and the benchmark (bench/) both call the handler with these, so both measure and check
+the same request. They live here rather than in bench/ because neither is shipped and the bench
+already takes its scratch databases from ``tests.support``: the tests depend on nothing in bench/,
+and the bench depends on the test helpers, one direction only.
 
 The event has the shape API Gateway (REST API, Lambda proxy integration, payload 1.0) sends,
 with the headers CloudFront and API Gateway add, so that both Chalice and the apig-wsgi adapter

@@ -24,6 +24,20 @@ def run_cli(*args, env=None, timeout=120):
     )
 
 
+def assert_one_line_error(result, *fragments, code=None):
+    """A failed ``run_cli`` as the CLI promises it: a non-zero exit (``code``, if given), one
+    line on stderr holding every fragment, and no traceback anywhere. Returns the line."""
+    assert result.returncode != 0
+    if code is not None:
+        assert result.returncode == code
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
 def start_run(env_extra, port):
     """``python -m ops run`` (what ``make run`` runs) in its own process group."""
     env = {**os.environ, "PORT": str(port), **env_extra}

@@ -10,8 +10,11 @@ and developers.
 import pytest
 
 from ops.cfn import capacity, templates
-from ops.cfn.capacity import NONE, Account, current_reservation, decide
+from ops.cfn.capacity import Account, current_reservation, decide
 from ops.errors import OpsError
+
+# What the template reads as "reserve nothing" (merge.yaml, Condition ReserveConcurrency).
+NONE = -1
 
 
 @pytest.mark.parametrize(

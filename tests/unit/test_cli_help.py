@@ -58,6 +58,6 @@ def test_the_overview_says_what_the_tool_is_for_and_how_to_call_it():
     # Serve it here, then package, deploy, check and read the logs, in that order.
     order = ["run", "package-api", "deploy-infra", "deploy-api", "smoke", "logs"]
     assert [name for name in listed if name in order] == order
-    assert text.rstrip().endswith("OPS_DEBUG=1 shows the traceback.")
+    assert "OPS_DEBUG=1" in text  # how to see a traceback
     for way in ("python -m ops COMMAND", ".venv/bin/python -m ops COMMAND", "make run"):
         assert way in text

@@ -1,7 +1,7 @@
 """The connection policy with a reader and a fallback (the writer), on stand-in connections.
 
 No I/O: each "host" is a function that opens a stand-in connection or raises what pymysql raises
-when a server refuses, resets or hangs; the clock is a counter the stand-ins advance, so "a hang"
+when a server refuses, resets or hangs; the clock is a fake one the stand-ins advance, so "a hang"
 is two seconds that pass without sleeping. The real servers, a TCP proxy cut in front of them and
 the API's answers are in tests/integration/app/test_faults.py.
 """
@@ -10,17 +10,10 @@ import pymysql
 import pytest
 
 from chalicelib.db import FALLBACK_SECONDS, Database, Unavailable
+from tests.support.clock import FakeClock
 
 REFUSED = pymysql.err.OperationalError(2003, "Can't connect")
 LOST = pymysql.err.OperationalError(2013, "Lost connection")
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
 
 
 class Host:
@@ -36,7 +29,7 @@ class Host:
 
     def connect(self):
         if self.hang_seconds:
-            self.clock.now += self.hang_seconds
+            self.clock.advance(self.hang_seconds)
             raise LOST
         if self.refuse:
             raise REFUSED
@@ -78,10 +71,10 @@ class Cursor:
 
 @pytest.fixture
 def world():
-    clock = Clock()
+    clock = FakeClock()
     reader = Host(clock, ("from the reader",))
     writer = Host(clock, ("from the writer",))
-    db = Database(reader.connect, clock=clock, fallback=writer.connect)
+    db = Database(reader.connect, clock=clock.monotonic, fallback=writer.connect)
     return clock, reader, writer, db
 
 
@@ -109,10 +102,10 @@ def test_the_container_stays_on_the_writer_then_goes_back_to_the_reader(world):
     reader.refuse = True
     assert fetch(db) == ("from the writer",)
     reader.refuse = False
-    clock.now += FALLBACK_SECONDS - 1
+    clock.advance(FALLBACK_SECONDS - 1)
     assert fetch(db) == ("from the writer",)  # no flapping: still the fallback's connection
     assert reader.opened == 0
-    clock.now += 2
+    clock.advance(2)
     assert fetch(db) == ("from the reader",)
     assert (reader.opened, writer.opened) == (1, 1)
 
@@ -144,10 +137,10 @@ def test_no_fallback_when_both_fail_503_not_500(world):
 
 
 def test_without_a_fallback_a_refusing_host_is_unavailable_at_once():
-    clock = Clock()
+    clock = FakeClock()
     only = Host(clock, ("row",))
     only.refuse = True
-    db = Database(only.connect, clock=clock)
+    db = Database(only.connect, clock=clock.monotonic)
     with pytest.raises(Unavailable):
         fetch(db)
     only.refuse = False

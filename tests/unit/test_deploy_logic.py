@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 from ops import stages
 from ops.aws import errors as awserrors
 from ops.cfn import templates
-from ops.cfn.changeset import classify
+from ops.cfn.changeset import Change, ChangeSet, StackSpec, classify, markdown, text_table
 from ops.errors import OpsError
 
 
@@ -202,8 +202,6 @@ def _per_stage(parameters):
 
 
 def test_a_change_set_shows_replacements_first():
-    from ops.cfn.changeset import Change, ChangeSet, StackSpec, markdown, text_table  # noqa: PLC0415 -- this test only
-
     cs = ChangeSet(
         spec=StackSpec(name="pets-dev-infra"),
         change_set_type="UPDATE",

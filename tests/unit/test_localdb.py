@@ -1,18 +1,14 @@
 """make run on a machine with no database server installed (no I/O beyond an empty folder)."""
 
-import io
-
 import pytest
 
-from ops.context import Context
 from ops.errors import OpsError
 from ops.local.mariadb import INSTALL_HINT, PrivateServer, find_binary
+from tests.support.aws import make_context
 
 
 def test_no_server_binary_says_how_to_install_one(tmp_path):
-    server = PrivateServer(
-        tmp_path / "db", 3399, Context(out=io.StringIO()), search_dirs=[tmp_path]
-    )
+    server = PrivateServer(tmp_path / "db", 3399, make_context(), search_dirs=[tmp_path])
     with pytest.raises(OpsError) as raised:
         server.start()
     assert str(raised.value) == INSTALL_HINT

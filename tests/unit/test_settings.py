@@ -10,7 +10,7 @@ from chalicelib.settings import DbSettings, SettingsError
 from tests.support.events import LambdaContext, proxy_event
 
 
-def test_defaults_match_the_readme():
+def test_defaults_are_a_local_server_as_root_on_pets():
     settings = DbSettings.from_env({})
     assert (settings.host, settings.port, settings.user, settings.database) == (
         "127.0.0.1",

@@ -12,14 +12,7 @@ from app import create_app
 from chalicelib.pretraffic import check, run
 from tests.support.aws import stubbed_client
 from tests.support.db import insert_pets, scratch_database
-
-
-class LambdaContext:
-    aws_request_id = "pretraffic"
-    function_name = "pets-dev-api-APIHandler"
-
-    def get_remaining_time_in_millis(self):
-        return 10_000
+from tests.support.events import LambdaContext
 
 
 def _in_process(settings):

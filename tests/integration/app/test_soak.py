@@ -3,7 +3,6 @@
 ``SOAK_LOOKUPS`` sets the soak's total lookups (default 20,000).
 """
 
-import io
 import json
 import os
 import random
@@ -15,10 +14,10 @@ import pymysql
 import pytest
 
 from app import create_app
-from ops.context import Context
 from ops.db.admin import admin_connection
 from ops.db.migrate import MIGRATIONS_DIR, migrate
 from ops.local.mariadb import PrivateServer, find_binary
+from tests.support.aws import make_context
 from tests.support.db import PETS
 from tests.support.events import LambdaContext, proxy_event
 from tests.support.tcpproxy import free_port
@@ -115,7 +114,7 @@ def test_soak_eight_warm_containers_with_random_kills(pets_db):
 )
 def test_database_restart_is_survived_without_process_restart(tmp_path, server_settings):
     port = free_port()
-    server = PrivateServer(tmp_path / "db", port, Context(out=io.StringIO()))
+    server = PrivateServer(tmp_path / "db", port, make_context())
     server.start()
     try:
         settings = server_settings._replace(host="127.0.0.1", port=port,

@@ -1,34 +1,14 @@
 """The CLI fails in one line, with a non-zero exit, and never with a traceback."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.processes import assert_one_line_error, run_cli
 
 
 def ops(*args, **env):
-    return subprocess.run(
-        [sys.executable, "-m", "ops", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def assert_one_line_error(result, fragment, code=None):
-    assert result.returncode != 0
-    if code is not None:
-        assert result.returncode == code
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert fragment in lines[0]
+    return run_cli(*args, env={**os.environ, **env})
 
 
 @pytest.mark.parametrize(

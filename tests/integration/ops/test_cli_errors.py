@@ -15,18 +15,8 @@ import time
 import pytest
 
 from tests.support.cfn import QUEUE_TEMPLATE, write
-from tests.support.processes import run_cli
+from tests.support.processes import assert_one_line_error, run_cli
 from tests.support.tcpproxy import SilentServer
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
 
 
 def deploy_args(template, *extra):

@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from tests.support.apistack import PEM, SAM_TEMPLATE, make_infra, make_package
+from tests.support.aws import bootstrap_stage
 from tests.support.cfn import QUEUE_TEMPLATE, TOPIC_AND_BUCKET_TEMPLATE, write
 from tests.support.processes import run_cli
 
@@ -70,15 +71,8 @@ def test_step_summary_gets_the_markdown_table(tmp_path, server_env):
 
 @pytest.fixture
 def bootstrapped(server_env, moto_url):
-    client("s3", moto_url).create_bucket(Bucket="artifacts")
-    client("cloudformation", moto_url).create_stack(
-        StackName="pets-bootstrap-dev",
-        TemplateBody=json.dumps(
-            {
-                "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
-                "Outputs": {"ArtifactsBucket": {"Value": "artifacts"}},
-            }
-        ),
+    bootstrap_stage(
+        "artifacts", s3=client("s3", moto_url), cloudformation=client("cloudformation", moto_url)
     )
     return server_env
 

@@ -16,7 +16,7 @@ import pytest
 from ops.commands.deploy_api import deploy_api
 from ops.errors import OpsError
 from tests.support.apistack import PEM, SAM_TEMPLATE, make_package
-from tests.support.aws import lambda_account, make_context, stubbed_client
+from tests.support.aws import bootstrap_stage, lambda_account, make_context, stubbed_client
 from tests.support.http import answering, no_network
 
 pytestmark = [
@@ -28,16 +28,7 @@ pytestmark = [
 @pytest.fixture
 def bootstrap(aws):
     """A pets-bootstrap-dev stack with the ArtifactsBucket output, as the stage bootstrap makes."""
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="pets-artifacts-123")
-    boto3.client("cloudformation", region_name="us-east-1").create_stack(
-        StackName="pets-bootstrap-dev",
-        TemplateBody=json.dumps(
-            {
-                "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
-                "Outputs": {"ArtifactsBucket": {"Value": "pets-artifacts-123"}},
-            }
-        ),
-    )
+    bootstrap_stage("pets-artifacts-123")
     return "pets-artifacts-123"
 
 

@@ -9,12 +9,12 @@ Stubber. The limits in the expectations are Aurora's documented max_connections 
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 
 from ops.cfn import artifacts
 from ops.commands.deploy_api import deploy_api
 from ops.errors import OpsError
 from tests.support.apistack import PEM, SAM_TEMPLATE, create_infra_stack, make_package
+from tests.support.aws import bootstrap_stage, lambda_account
 from tests.support.http import answering
 
 pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse AWS")]
@@ -25,13 +25,8 @@ ROOT_PEM = b"-----BEGIN CERTIFICATE-----\nMIIBroot\n-----END CERTIFICATE-----\n"
 @pytest.fixture
 def stage(ctx):
     """The bootstrap bucket and an API stack (so EndpointURL exists), as test_deploy_api's."""
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="pets-artifacts-123")
+    bootstrap_stage("pets-artifacts-123")
     cf = boto3.client("cloudformation", region_name="us-east-1")
-    cf.create_stack(
-        StackName="pets-bootstrap-dev",
-        TemplateBody='{"Resources": {"M": {"Type": "AWS::SNS::Topic"}},'
-        ' "Outputs": {"ArtifactsBucket": {"Value": "pets-artifacts-123"}}}',
-    )
     ctx.fetch = answering(PEM)
     return cf
 
@@ -99,19 +94,7 @@ def reserving_none(ctx, unreserved, total=1000):
     """An account where the stage's 10 do not fit, so deploy-api reserves none.
 
     GetAccountSettings through a Stubber: moto does not implement it."""
-    client = boto3.client("lambda", region_name="us-east-1")
-    stub = Stubber(client)
-    stub.add_response(
-        "get_account_settings",
-        {
-            "AccountLimit": {
-                "ConcurrentExecutions": total,
-                "UnreservedConcurrentExecutions": unreserved,
-            }
-        },
-        {},
-    )
-    stub.activate()
+    client, stub = lambda_account(total, unreserved)
     ctx._clients["lambda"] = client  # the Context's client cache: injected, not patched
     return stub
 

@@ -10,7 +10,7 @@ import boto3
 
 from ops import stages
 from ops.cli import main
-from tests.support.aws import REGION, create_stack
+from tests.support.aws import REGION, bootstrap_stage
 
 BUCKET = "pets-artifacts-dev-123456789012-us-east-1"
 
@@ -22,9 +22,8 @@ def _parameters(cf, stack):
 
 
 def test_deploy_infra_uploads_the_hosts_requirements_and_names_them_and_the_release(ctx):
-    create_stack("pets-bootstrap-dev", {"ArtifactsBucket": BUCKET})
+    bootstrap_stage(BUCKET)
     s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET)
 
     assert main(["deploy-infra", "--stage", "dev", "--no-execute-changeset"], ctx) == 0
 

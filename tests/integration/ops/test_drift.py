@@ -15,7 +15,8 @@ from botocore.stub import Stubber
 
 from ops.cli import main
 from ops.commands.drift import DRIFTED, StackDrift, markdown_report
-from tests.support.aws import FakeClock, make_context
+from tests.support.aws import make_context
+from tests.support.clock import FakeClock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 INFRA, API = "pets-dev-infra", "pets-dev-api"

@@ -8,6 +8,7 @@ import pytest
 
 from ops.errors import OpsError
 from ops.host import steps
+from tests.support.clock import FakeClock
 
 
 class RecordingConnection:
@@ -102,22 +103,22 @@ def test_developer_statements_refuse_a_name_that_could_inject_sql():
 
 
 def test_wait_returns_once_the_real_database_answers(server_settings):
-    said, sleeps = [], []
-    steps.wait_for_database(server_settings, 10, said.append, sleep=sleeps.append)
-    assert sleeps == []
+    said, clock = [], FakeClock()
+    steps.wait_for_database(
+        server_settings, 10, said.append, sleep=clock.sleep, clock=clock.monotonic
+    )
+    assert clock.sleeps == []
     assert said == [f"wait: the database at {server_settings.host}:{server_settings.port} answers"]
 
 
 def test_wait_retries_until_its_deadline_then_fails_with_one_line(server_settings):
     closed = server_settings._replace(host="127.0.0.1", port=1)  # refused at once
-    now = [0.0]
-
-    def sleep(seconds):
-        now[0] += seconds
-
+    clock = FakeClock()
     with pytest.raises(OpsError, match=r"wait: no answer from 127.0.0.1:1 in 30 s"):
-        steps.wait_for_database(closed, 30, lambda _: None, sleep=sleep, clock=lambda: now[0])
-    assert now[0] == 30
+        steps.wait_for_database(
+            closed, 30, lambda _: None, sleep=clock.sleep, clock=clock.monotonic
+        )
+    assert clock.sleeps == [5] * 6  # a look every 5 s until 30 s have passed
 
 
 def test_a_bad_setting_on_the_host_is_one_line(capsys):

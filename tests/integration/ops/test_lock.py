@@ -12,7 +12,8 @@ import pytest
 
 from ops.aws import lock
 from ops.cli import main
-from tests.support.aws import REGION, FakeClock, create_stack, make_context
+from tests.support.aws import REGION, create_stack, make_context
+from tests.support.clock import FakeClock
 
 BUCKET = "pets-artifacts-dev-123456789012-us-east-1"
 
@@ -38,7 +39,7 @@ def s3(aws):
 
 
 def _job(clock, **env):
-    return make_context(env=_github(**env), clock=clock, wall=True)
+    return make_context(env=_github(**env), clock=clock)
 
 
 def _lease(s3):

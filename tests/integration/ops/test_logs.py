@@ -12,6 +12,7 @@ import pytest
 
 from ops.cli import main
 from tests.support.aws import REGION, create_stack, make_context
+from tests.support.clock import FakeClock
 
 FUNCTION = "pets-dev-api-APIHandler-AbC123"
 GROUP = f"/aws/lambda/{FUNCTION}"
@@ -55,8 +56,7 @@ def deployed(aws):
 
 
 def run(*argv, clock=None):
-    ctx = make_context(clock=clock)
-    ctx.wall = lambda: NOW
+    ctx = make_context(clock=clock or FakeClock(wall=NOW))
     code = main(["logs", *argv], ctx)
     return code, ctx.out.getvalue().splitlines(), ctx.err.getvalue().splitlines()
 
@@ -96,25 +96,20 @@ def test_nothing_in_range_says_so(deployed):
     assert errors == [f"logs: no lines in {GROUP} for that range and id"]
 
 
-class Appending:
+def appending(logs):
     """A clock whose first sleep is when a new line arrives; the second is Ctrl-C."""
 
-    def __init__(self, logs):
-        self.logs, self.sleeps = logs, []
-
-    def clock(self):
-        return 0.0
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        if len(self.sleeps) == 1:
-            put(self.logs, (ms(-1), request_line("req-C", 200)))
+    def on_sleep(clock):
+        if len(clock.sleeps) == 1:
+            put(logs, (ms(-1), request_line("req-C", 200)))
         else:
             raise KeyboardInterrupt
 
+    return FakeClock(wall=NOW, on_sleep=on_sleep)
+
 
 def test_follow_prints_new_lines_once_until_ctrl_c(deployed):
-    code, lines, errors = run("--stage", "dev", "--follow", clock=Appending(deployed))
+    code, lines, errors = run("--stage", "dev", "--follow", clock=appending(deployed))
     assert code == 0
     messages = [line.split("  ", 1)[1] for line in lines]
     # The lines of the last ten minutes, then the new one; none twice, though every poll

@@ -24,7 +24,8 @@ from moto import mock_aws
 from ops.cli import main
 from ops.commands import migrate_stage
 from ops.db.admin import admin_connection
-from tests.support.aws import REGION, FakeClock, SplitClient, create_stack, make_context
+from tests.support.aws import REGION, SplitClient, bootstrap_stage, create_stack, make_context
+from tests.support.clock import FakeClock
 from tests.support.http import answering
 from tests.support.requirements import pinned_site
 
@@ -121,9 +122,8 @@ class Stage:
                 "DbMasterSecretArn": self.secret_arn,
             },
         )
-        create_stack("pets-bootstrap-dev", {"ArtifactsBucket": BUCKET})
+        bootstrap_stage(BUCKET)
         self.s3 = boto3.client("s3", region_name=REGION)
-        self.s3.create_bucket(Bucket=BUCKET)
         self.moto_ssm = boto3.client("ssm", region_name=REGION)
         stubbed = boto3.client("ssm", region_name=REGION)
         self.stub = Stubber(stubbed)

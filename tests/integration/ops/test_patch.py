@@ -22,13 +22,13 @@ from moto import mock_aws
 from ops.cli import main
 from tests.support.aws import (
     REGION,
-    FakeClock,
     Refusing,
     SplitClient,
     create_stack,
     make_context,
     update_stack_outputs,
 )
+from tests.support.clock import FakeClock
 
 HOST = "i-0123456789abcdef0"
 GROUP = "pets-dev"

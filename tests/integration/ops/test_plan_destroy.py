@@ -10,6 +10,7 @@ from ops.commands.destroy import destroy
 from ops.commands.plan import plan
 from ops.errors import OpsError
 from tests.support.apistack import SAM_TEMPLATE, make_infra, make_package
+from tests.support.aws import bootstrap_stage
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
@@ -23,16 +24,7 @@ def repo(aws, tmp_path):
     """A repository root with the infra template and a packaged API, and a bootstrapped account."""
     make_infra(tmp_path)
     make_package(tmp_path)
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")
-    cf().create_stack(
-        StackName="pets-bootstrap-dev",
-        TemplateBody=json.dumps(
-            {
-                "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
-                "Outputs": {"ArtifactsBucket": {"Value": "artifacts"}},
-            }
-        ),
-    )
+    bootstrap_stage("artifacts")
     return tmp_path
 
 

@@ -10,7 +10,7 @@ from ops.cfn import specs
 from ops.cfn.deploy import deploy
 from ops.cli import main
 from tests.support.apistack import make_infra
-from tests.support.aws import create_stack, make_context, stubbed_client
+from tests.support.aws import bootstrap_stage, create_stack, make_context, stubbed_client
 from tests.support.gitrepo import checkout, git_in, make_history
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
@@ -25,8 +25,7 @@ def history(tmp_path):
 @pytest.fixture
 def bootstrapped(aws):
     """The stage's bootstrap stack and bucket: deploy-infra uploads the host's requirements."""
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")
-    create_stack("pets-bootstrap-dev", {"ArtifactsBucket": "artifacts"})
+    bootstrap_stage("artifacts")
 
 
 def _cf():

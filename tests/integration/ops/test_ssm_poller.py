@@ -12,7 +12,8 @@ from moto import mock_aws
 
 from ops.aws import ssm
 from ops.errors import OpsError
-from tests.support.aws import REGION, FakeClock, SplitClient, make_context
+from tests.support.aws import REGION, SplitClient, make_context
+from tests.support.clock import FakeClock
 
 HOSTS = ["i-00000000000000001", "i-00000000000000002"]
 
