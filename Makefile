@@ -157,8 +157,9 @@ plan-comment: ## CI: post build/plan-STAGE.md on pull request PR_NUMBER (needs g
 
 # A preview keeps STAGE's change sets and writes their ARNs to build/preview-STAGE.json; with
 # PREVIEW=<that file>, deploy-infra and deploy-api execute exactly those (docs/deploy.md).
-PREVIEW ?=
-FROM_PREVIEW := $(if $(PREVIEW),--from $(PREVIEW))
+# PREVIEW reaches the command as an environment variable, never spliced into the recipe's text.
+export PREVIEW
+FROM_PREVIEW := $${PREVIEW:+--from "$$PREVIEW"}
 
 preview: $(OPS_STAMP) ## change sets of STAGE, kept for deploy-* PREVIEW=build/preview-STAGE.json
 	$(OPS_PY) -m ops preview --stage $(STAGE) --out build/preview-$(STAGE).json

@@ -9,7 +9,7 @@ region to ``s3://<bucket>/rds-ca/<region>-<sha256>.pem`` (the API verifies Auror
 certificate with it, through ``DB_SSL_CA``); upload ``deployment.zip`` content-addressed and point
 ``CodeUri`` at it (``ops.cfn.artifacts``); deploy ``pets-<stage>-api`` through the same code as
 ``stack-deploy`` (or, with ``--from``, execute the change set ``preview`` kept); print the
-``EndpointURL`` output.
+``EndpointURL`` output, and in GitHub Actions set it as the step output ``url``.
 
 The CA bundle is downloaded here, by the pipeline (the GitHub runner has internet), so the
 Lambda never needs internet access; it is fetched through ``ctx.fetch``, so tests never touch
@@ -133,7 +133,8 @@ def deploy_api(
 
 
 def announce_endpoint(ctx, stage, outputs):
-    """Print and summarise the EndpointURL of a deployed API stack; return it."""
+    """Print and summarise the EndpointURL of a deployed API stack, and set it as the step
+    output ``url`` (the deploy job's environment URL); return it."""
     if outputs is None:
         return None
     url = outputs.get("EndpointURL")
@@ -141,4 +142,5 @@ def announce_endpoint(ctx, stage, outputs):
         raise OpsError(f"{stages.stack_name(stage, 'api')} has no EndpointURL output")
     ctx.say(f"endpoint: {url}")
     report.append_summary(ctx, f"### API endpoint ({stage})\n\n{url}")
+    report.set_output(ctx, "url", url)
     return url

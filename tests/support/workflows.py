@@ -6,9 +6,11 @@ The workflow tests share these helpers:
   reads as the boolean ``True``, and remembers its file (``workflow["_path"]``) so a reusable
   workflow's ``inputs`` can be traced to the jobs that call it (``callers``).
 * ``evaluate`` is a small evaluator for the GitHub expressions used in ``if:`` (literals,
-  ``vars.X``/``github.x.y``/``inputs.x`` look-ups, ``==``, ``!=``, ``!``, ``&&``, ``||`` and
-  parentheses, with GitHub's loose string comparison), so the tests can check what a condition
-  *does* for a fork, an unconfigured repository, a push or a dispatch, not how it is spelled.
+  ``vars.X``/``github.x.y``/``inputs.x``/``needs.j.result`` look-ups, ``==``, ``!=``, ``!``,
+  ``&&``, ``||``, parentheses and the status functions, with GitHub's loose string comparison),
+  so the tests can check what a condition *does* for a fork, an unconfigured repository, a
+  push, a dispatch or a failed dependency, not how it is spelled. A condition without a status
+  function gets GitHub's implicit ``success()`` (every job it needs succeeded).
 * ``load_template`` parses CloudFormation YAML, turning short tags (``!Sub``, ``!GetAtt`` ...)
   into their ``Fn::`` long forms; ``resolve_sub`` reduces a trust-policy subject to text with
   ``<Owner>``/``<Repo>`` standing for the bootstrap parameters.
@@ -80,6 +82,31 @@ def role_step(job):
         if str(step.get("uses", "")).startswith(CONFIGURE_AWS + "@"):
             return step
     return None
+
+
+def role_steps(job):
+    """Every configure-aws-credentials step of ``job`` (a job may assume its role again)."""
+    return [s for s in steps(job) if str(s.get("uses", "")).startswith(CONFIGURE_AWS + "@")]
+
+
+# A role comes from a repository or environment variable, named outright (AWS_DEPLOY_ROLE_ARN,
+# set per environment) or per stage (AWS_<STAGE>_PATCH_ROLE_ARN, looked up with format()).
+_ROLE_VARIABLE = re.compile(r"^\$\{\{ vars\.AWS_(?P<kind>[A-Z]+)_ROLE_ARN \}\}$")
+_STAGE_ROLE_VARIABLE = re.compile(
+    r"^\$\{\{ vars\[format\('AWS_\{0\}_(?P<kind>[A-Z]+)_ROLE_ARN', inputs\.stage\)\] \}\}$"
+)
+STAGE_REGION = "${{ vars[format('AWS_{0}_REGION', inputs.stage)] }}"
+
+
+def role_variable(step):
+    """``(kind, per_stage)`` of the role a configure-aws-credentials step assumes: ("deploy",
+    False) for ``vars.AWS_DEPLOY_ROLE_ARN``, ("patch", True) for the stage's patch role."""
+    role = str(step["with"]["role-to-assume"])
+    if match := _ROLE_VARIABLE.match(role):
+        return match.group("kind").lower(), False
+    if match := _STAGE_ROLE_VARIABLE.match(role):
+        return match.group("kind").lower(), True
+    raise AssertionError(f"role-to-assume is not a role variable: {role!r}")
 
 
 def run_lines(step):
@@ -160,9 +187,26 @@ _TOKEN = re.compile(
 )
 
 
+_STATUS = ("success", "failure", "cancelled", "always")
+_STATUS_CALL = re.compile(r"\b(?:" + "|".join(_STATUS) + r")\(\)")
+
+
 def evaluate(expression, contexts):
-    """Evaluate a GitHub ``if:`` expression against ``contexts`` ({"github": {...}, ...})."""
-    text = expression.strip()
+    """Evaluate a GitHub ``if:`` expression against ``contexts`` ({"github": {...}, ...}).
+
+    ``contexts["needs"]`` ({job: {"result": ...}}) decides the status functions: success() when
+    every needed job succeeded, failure() when one failed; the run is never cancelled here."""
+    text = str(expression).strip()
+    if match := _EXPR.match(text):
+        text = match.group(1)
+    if not _STATUS_CALL.search(text):
+        text = f"success() && ({text})"
+    return _truthy(expression_value(text, contexts))
+
+
+def expression_value(expression, contexts):
+    """The value of a ``${{ }}`` expression (or its inside), such as a concurrency group's."""
+    text = str(expression).strip()
     if match := _EXPR.match(text):
         text = match.group(1)
     tokens, pos = [], 0
@@ -178,7 +222,7 @@ def evaluate(expression, contexts):
     value = parser.parse_or()
     if parser.pos != len(tokens):
         raise AssertionError(f"trailing tokens in {expression!r}")
-    return _truthy(value)
+    return value
 
 
 class _Parser:
@@ -187,6 +231,17 @@ class _Parser:
 
     def _peek(self):
         return self.tokens[self.pos].group("op") if self.pos < len(self.tokens) else None
+
+    def _status(self, function):
+        # A needed job whose result the test leaves out succeeded.
+        needs = (self.contexts.get("needs") or {}).values()
+        results = [job.get("result", "success") for job in needs]
+        return {
+            "success": all(r == "success" for r in results),
+            "failure": any(r == "failure" for r in results),
+            "cancelled": False,
+            "always": True,
+        }[function]
 
     def parse_or(self):
         left = self.parse_and()
@@ -229,6 +284,10 @@ class _Parser:
         if token.group("str") is not None:
             return token.group("str")[1:-1].replace("''", "'")
         word = token.group("word")
+        if word in _STATUS and self._peek() == "(":
+            assert self.tokens[self.pos + 1].group("op") == ")", f"{word}() takes no argument"
+            self.pos += 2
+            return self._status(word)
         if word in ("true", "false"):
             return word == "true"
         if word == "null":

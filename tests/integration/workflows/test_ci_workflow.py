@@ -1,6 +1,9 @@
-"""ci.yml: lint, test (on MySQL 8.0), package on every push and pull request; the plan job (the
-reusable preview.yml) only where it can work (a same-repository pull request in a repository with
-AWS configured), on the package job's artifact."""
+"""ci.yml: lint, test (on MySQL 8.0), package on every pull request and, called by deploy.yml, on
+every push to main; the plan job (the reusable preview.yml) only where it can work (a
+same-repository pull request in a repository with AWS configured), on the package job's
+artifact."""
+
+import re
 
 import pytest
 
@@ -10,6 +13,7 @@ from tests.support.workflows import (
     called_workflow,
     environment_name,
     evaluate,
+    expression_value,
     has_id_token,
     load_workflow,
     role_step,
@@ -29,8 +33,9 @@ def commands(job):
     return [line for step in steps(job) for line in run_lines(step)]
 
 
-def test_triggers_are_pull_request_and_push():
-    assert set(triggers(WORKFLOW)) == {"pull_request", "push"}
+def test_triggers_are_pull_requests_and_calls_never_a_push():
+    """A push runs CI only as deploy.yml's first job: once per commit, and gating the deploy."""
+    assert set(triggers(WORKFLOW)) == {"pull_request", "workflow_call"}
 
 
 def test_jobs_run_the_make_targets_a_developer_runs():
@@ -121,11 +126,43 @@ def test_plan_comment_gets_its_values_through_env_not_the_script():
     }
 
 
-def test_superseded_pull_request_runs_are_cancelled_but_main_runs_finish():
+def _group(event, ref, run_id):
+    prefix, expression = re.fullmatch(
+        r"([\w-]*)(\$\{\{.*\}\})", WORKFLOW["concurrency"]["group"]
+    ).groups()
+    github = {"event_name": event, "ref": ref, "run_id": run_id}
+    return prefix + str(expression_value(expression, {"github": github}))
+
+
+def test_superseded_pull_request_runs_are_cancelled_but_deploy_runs_never():
     concurrency = WORKFLOW["concurrency"]
-    assert concurrency["group"] == "ci-${{ github.ref }}"
-    assert evaluate(concurrency["cancel-in-progress"], {"github": {"event_name": "pull_request"}})
-    assert not evaluate(concurrency["cancel-in-progress"], {"github": {"event_name": "push"}})
+    cancels = concurrency["cancel-in-progress"]
+    pr = "refs/pull/7/merge"
+    assert _group("pull_request", pr, "1") == _group("pull_request", pr, "2")
+    assert evaluate(cancels, {"github": {"event_name": "pull_request"}})
+    # Called by deploy.yml (the github context is the deploy run's): every run its own group,
+    # so neither cancel-in-progress nor GitHub's one-pending-run rule touches another run.
+    main = "refs/heads/main"
+    for event in ("push", "workflow_dispatch"):
+        assert _group(event, main, "1") != _group(event, main, "2")
+        assert _group(event, main, "1") != _group("pull_request", main, "1")
+        assert not evaluate(cancels, {"github": {"event_name": event}})
+
+
+def test_the_plan_job_is_skipped_when_deploy_calls_ci():
+    for event in ("push", "workflow_dispatch"):
+        github = {"event_name": event, "repository": REPO, "event": {}}
+        assert not evaluate(
+            JOBS["plan"]["if"], {"github": github, "vars": {"AWS_PLAN_ROLE_ARN": "x"}}
+        )
+
+
+def test_ci_uploads_the_package_only_for_the_plan():
+    """A deploy run's own package job uploads the artifact it promotes; two of one name in one
+    run collide."""
+    upload = next(s for s in steps(JOBS["package"]) if "upload-artifact" in s.get("uses", ""))
+    assert evaluate(upload["if"], {"github": {"event_name": "pull_request"}})
+    assert not evaluate(upload["if"], {"github": {"event_name": "push"}})
 
 
 def test_the_preview_job_checks_out_the_full_history():

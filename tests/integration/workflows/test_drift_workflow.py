@@ -10,6 +10,7 @@ from tests.support.workflows import (
     evaluate,
     load_workflow,
     make_targets,
+    role_step,
     run_lines,
     steps,
     triggers,
@@ -37,8 +38,12 @@ def test_each_stage_calls_the_stage_workflow(stage):
     assert job["with"] == {"stage": stage}
 
 
-def test_the_stage_job_runs_ops_drift_in_the_stage_environment():
-    assert environment_name(STAGE_JOB) == "${{ inputs.stage }}"
+def test_the_stage_job_runs_ops_drift_with_no_approval_no_lock_and_the_drift_role():
+    assert environment_name(STAGE_JOB) is None  # nobody approves a read
+    assert "concurrency" not in STAGE_JOB and "concurrency" not in STAGE_WORKFLOW
+    assert role_step(STAGE_JOB)["with"]["role-to-assume"] == (
+        "${{ vars[format('AWS_{0}_DRIFT_ROLE_ARN', inputs.stage)] }}"
+    )
     assert STAGE_JOB["env"]["STAGE"] == "${{ inputs.stage }}"
     assert [line for step in steps(STAGE_JOB) for line in run_lines(step)] == [
         "make ops-venv",

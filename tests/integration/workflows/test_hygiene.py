@@ -10,9 +10,11 @@
   (values reach commands through ``env:``, which is not a template-injection path);
 * no long-lived AWS keys anywhere: roles are assumed through OIDC, from repository/environment
   *variables* (an ARN is not a secret);
-* a job that works on a stage runs in the GitHub Environment of that stage and in the stage's
-  concurrency group ``pets-<stage>``, never cancelled, and only ever names its own stage; only
-  the read-only plan and release roles are assumed outside an environment;
+* a job in an environment names only its stage and assumes only that stage's deploy role; the
+  preview, drift and patch roles of a stage are assumed outside any environment (nobody
+  approves them); no job that assumes a stage's role sits in a concurrency group (GitHub would
+  cancel a pending one: the stage's lock orders deploys and patches instead), and nothing
+  outside a pull request is ever cancelled in progress;
 * a job that holds AWS credentials installs only the hash-checked ops venv.
 """
 
@@ -24,13 +26,18 @@ from ops import stages
 from tests.support.workflows import (
     CONFIGURE_AWS,
     ROOT,
+    STAGE_REGION,
     called_workflow,
+    callers,
     environment_name,
+    evaluate,
     has_id_token,
     job_permissions,
     load_workflow,
     possible_values,
     role_step,
+    role_steps,
+    role_variable,
     run_lines,
     steps,
     workflow_files,
@@ -106,6 +113,29 @@ def test_every_action_is_pinned_to_a_commit_sha_with_a_version_comment(path):
         )
 
 
+# The first major of each action that runs on Node.js 24 (each action's release notes): GitHub
+# retires the Node.js 20 runtime, so a pin below these would stop running.
+NODE24_SINCE = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "actions/upload-artifact": 6,
+    "actions/download-artifact": 7,
+    "aws-actions/configure-aws-credentials": 6,
+}
+
+
+def test_every_action_is_on_a_node24_major():
+    pinned = {}
+    for path in FILES:
+        for line in path.read_text().splitlines():
+            if match := PINNED.match(line):
+                major = int(re.search(r"# v(\d+)\.", line).group(1))
+                pinned.setdefault(match.group(1), set()).add(major)
+    assert set(pinned) == set(NODE24_SINCE), "an action nobody checked for node24"
+    old = {a: m for a, m in pinned.items() if min(m) < NODE24_SINCE[a]}
+    assert old == {}, "pinned below the action's first node24 major"
+
+
 def test_one_sha_per_action_across_workflows():
     """Two SHAs for one action would mean one of them escaped Dependabot's grouped update."""
     seen = {}
@@ -152,40 +182,73 @@ def test_no_long_lived_aws_keys(path):
         "AWS_SECRET_ACCESS_KEY",
     ):
         assert forbidden not in text, forbidden
-    _, jobs = jobs_of(path)
+    workflow, jobs = jobs_of(path)
     for name, job in jobs.items():
-        step = role_step(job)
-        if step is None:
-            continue
-        role = step["with"]["role-to-assume"]
-        assert re.fullmatch(r"\$\{\{ vars\.AWS_(DEPLOY|PLAN|RELEASE)_ROLE_ARN \}\}", role), name
-        assert step["with"]["aws-region"] == "${{ vars.AWS_REGION }}", name
-        assert "secrets." not in str(step), name
+        for step in role_steps(job):
+            kind, per_stage = role_variable(step)  # a variable, never a key
+            region = STAGE_REGION if per_stage else "${{ vars.AWS_REGION }}"
+            assert step["with"]["aws-region"] == region, name
+            assert "secrets." not in str(step), name
+
+
+# Roles of one stage: the deploy role in the stage's environment (set there as
+# AWS_DEPLOY_ROLE_ARN); the others as repository variables AWS_<STAGE>_<KIND>_ROLE_ARN.
+# The plan and release roles serve the whole repository (one stage's bootstrap holds each).
+ENVIRONMENT_ROLES = {"deploy"}
+STAGE_ROLES = {"preview", "drift", "patch"}
+REPOSITORY_ROLES = {"plan", "release"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
-def test_stage_jobs_use_the_stage_environment_and_concurrency_group(path):
+def test_each_role_is_assumed_where_it_belongs(path):
     workflow, jobs = jobs_of(path)
     for name, job in jobs.items():
         env = environment_name(job)
-        if env is None:
-            role = str(role_step(job))
-            assert role_step(job) is None or re.search(r"AWS_(PLAN|RELEASE)_ROLE_ARN", role), (
-                f"{name}: only the read-only plan and release roles are assumed outside an "
-                "environment"
+        for step in role_steps(job):
+            kind, per_stage = role_variable(step)
+            if env is not None:
+                assert (kind, per_stage) == ("deploy", False), f"{name}: {kind} in {env}"
+                assert set(possible_values(workflow, job, env)) <= set(stages.NAMES), name
+            elif per_stage:
+                assert kind in STAGE_ROLES, f"{name}: {kind}"
+            else:
+                assert kind in REPOSITORY_ROLES, f"{name}: {kind} outside an environment"
+
+
+def _concurrency(workflow, job):
+    found = [c for c in (workflow.get("concurrency"), job.get("concurrency")) if c]
+    return [c if isinstance(c, dict) else {"group": c} for c in found]
+
+
+def test_no_job_that_assumes_a_stage_role_sits_in_a_concurrency_group():
+    """GitHub keeps one pending run per group and cancels the older one: a pending deploy or
+    patch could be cancelled by a newer run of anything in the group."""
+    checked = 0
+    for path in FILES:
+        workflow, jobs = jobs_of(path)
+        for name, job in jobs.items():
+            kinds = {role_variable(step)[0] for step in role_steps(job)}
+            if not kinds & (ENVIRONMENT_ROLES | STAGE_ROLES):
+                continue
+            checked += 1
+            assert _concurrency(workflow, job) == [], f"{path.name}:{name}"
+            for caller, calling_job in callers(workflow):
+                assert _concurrency(caller, calling_job) == [], caller["_path"].name
+    assert checked >= 4  # deploy, preview, drift, patch
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_only_pull_request_runs_are_ever_cancelled_in_progress(path):
+    workflow, jobs = jobs_of(path)
+    blocks = _concurrency(workflow, {}) + [c for j in jobs.values() for c in _concurrency({}, j)]
+    for concurrency in blocks:
+        cancels = concurrency.get("cancel-in-progress", False)
+        for event in ("push", "schedule", "workflow_dispatch"):
+            github = {"event_name": event, "ref": "refs/heads/main"}
+            cancelled = (
+                cancels if isinstance(cancels, bool) else evaluate(cancels, {"github": github})
             )
-            continue
-        assert set(possible_values(workflow, job, env)) <= set(stages.NAMES), name
-        concurrency = job.get("concurrency") or workflow.get("concurrency")
-        assert isinstance(concurrency, dict), f"{name}: concurrency needs cancel-in-progress"
-        group = re.sub(r"\s+", "", str(concurrency["group"]))
-        # The group is pets-<the very value the environment takes>: either both are the same
-        # literal stage, or the group embeds the environment's own expression.
-        assert group == "pets-" + re.sub(r"\s+", "", str(env)), f"{name}: group {group}"
-        assert concurrency["cancel-in-progress"] is False, f"{name}: never cancel"
-        step = role_step(job)
-        if step is not None:
-            assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}", name
+            assert not cancelled, f"{path.name}: a {event} run is cancelled in progress"
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)

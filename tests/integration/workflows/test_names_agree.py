@@ -10,18 +10,20 @@ from ops import stages
 from ops.cli import COMMANDS
 from tests.support.workflows import (
     ROOT,
-    environment_name,
     load_template,
     load_workflow,
     make_targets,
-    output_role,
-    role_step,
+    role_steps,
+    role_variable,
     run_lines,
     steps,
     workflow_files,
 )
 
 OPS_COMMANDS = set(COMMANDS)
+# The roles GitHub jobs assume, pets-github-<kind>-<stage>: deploy in the stage's environment;
+# preview, drift and patch of the stage with no environment; plan and release for the repository.
+ROLE_KINDS = ("deploy", "preview", "drift", "patch", "plan", "release")
 TARGETS = make_targets()
 
 
@@ -86,28 +88,26 @@ def test_the_stage_bootstrap_exports_what_ops_reads_and_names_the_roles_it_expec
     }
     assert names == {
         "pets-cfn-exec-${Stage}",
-        "pets-github-deploy-${Stage}",
-        "pets-github-plan-${Stage}",
-        "pets-github-release-${Stage}",
+        *(f"pets-github-{kind}-${{Stage}}" for kind in ROLE_KINDS),
     }
 
 
 def test_requested_session_lengths_fit_the_roles():
     """AssumeRoleWithWebIdentity fails outright if a job asks for more than the role allows."""
     template = load_template(ROOT / "cloudformation" / "bootstrap-stage.yaml")
-
-    def allowed(output):
-        role = template["Resources"][output_role(template, output)]
-        return role["Properties"].get("MaxSessionDuration", 3600)
-
+    by_name = {
+        r.get("Properties", {}).get("RoleName", {}).get("Fn::Sub"): r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Role"
+    }
     checked = 0
     for path in workflow_files():
         for name, job in load_workflow(path)["jobs"].items():
-            step = role_step(job)
-            if step is None:
-                continue
-            asked = int(step["with"].get("role-duration-seconds", 3600))
-            output = "DeployRoleArn" if environment_name(job) else "PlanRoleArn"
-            assert asked <= allowed(output), f"{path.name}:{name} asks {asked} s of {output}"
-            checked += 1
+            for step in role_steps(job):
+                kind, _ = role_variable(step)
+                role = by_name[f"pets-github-{kind}-${{Stage}}"]
+                asked = int(step["with"].get("role-duration-seconds", 3600))
+                allowed = role.get("MaxSessionDuration", 3600)
+                assert asked <= allowed, f"{path.name}:{name} asks {asked} s of the {kind} role"
+                checked += 1
     assert checked

@@ -4,12 +4,13 @@
 ``job_workflow_ref``: a job's token says
 ``repo:<owner>/<repo>:<context>:job_workflow_ref:<owner>/<repo>/.github/workflows/<file>@<ref>``,
 where the context is ``environment:<name>`` for a job in an environment, ``pull_request`` for
-a pull-request job without one and ``ref:<ref>`` for any other job without one (the host-release
-reader, on main), and ``<file>@<ref>`` is the reusable workflow the job runs in and
-the ref it was called at (GitHub documents the claim for jobs in reusable workflows, so every job
-that assumes a role runs in one). The roles (cloudformation/bootstrap-stage.yaml, resolved for
-each stage by tests/support/identities.py) must trust exactly what the workflows present when run
-the way they are triggered: from ``main`` (push, schedule, dispatch), or for a pull request.
+a pull-request job without one and ``ref:<ref>`` for any other job without one (on main: the
+host-release reader, and each stage's preview, drift and patch jobs), and ``<file>@<ref>`` is
+the reusable workflow the job runs in and the ref it was called at (GitHub documents the claim
+for jobs in reusable workflows, so every job that assumes a role runs in one). The roles
+(cloudformation/bootstrap-stage.yaml, resolved for each stage by tests/support/identities.py)
+must trust exactly what the workflows present when run the way they are triggered: from
+``main`` (push, schedule, dispatch), or for a pull request.
 """
 
 import pytest
@@ -25,6 +26,8 @@ from tests.support.workflows import (
     load_workflow,
     possible_values,
     role_step,
+    role_steps,
+    role_variable,
     triggers,
     workflow_files,
 )
@@ -38,15 +41,36 @@ CONFIGURED = {
 }
 
 
+def _events(workflow, job):
+    """``[(event, spec)]`` a calling ``job`` of ``workflow`` runs for: its workflow's triggers,
+    and for ``workflow_call`` those of the workflows calling it in turn (a called workflow's
+    github context is its caller's)."""
+    found = []
+    for event, spec in triggers(workflow).items():
+        if event == "workflow_call":
+            for caller, caller_job in callers(workflow):
+                found += _events(caller, caller_job)
+        else:
+            found.append((event, spec))
+    same_repository = {"pull_request": {"head": {"repo": {"full_name": "o/r"}}}}
+    return [
+        (event, spec)
+        for event, spec in found
+        if evaluate(
+            job.get("if", "true"),
+            {
+                "github": {"event_name": event, "repository": "o/r", "event": same_repository},
+                "vars": CONFIGURED,
+            },
+        )
+    ]
+
+
 def _refs(workflow):
     """The refs a reusable workflow is called at: those of the events its callers run it for."""
     refs = set()
     for caller, job in callers(workflow):
-        for event, spec in triggers(caller).items():
-            same_repository = {"pull_request": {"head": {"repo": {"full_name": "o/r"}}}}
-            github = {"event_name": event, "repository": "o/r", "event": same_repository}
-            if not evaluate(job.get("if", "true"), {"github": github, "vars": CONFIGURED}):
-                continue
+        for event, spec in _events(caller, job):
             if event == "pull_request":
                 refs.add(PULL_REQUEST)
             elif event == "push":
@@ -64,31 +88,37 @@ def presented():
     found = {}
     for path in workflow_files():
         workflow = load_workflow(path)
+        file = f"{OWNER}/{REPO}/.github/workflows/{path.name}"
         for job in workflow["jobs"].values():
-            step = role_step(job)
-            if step is None:
-                continue
-            file = f"{OWNER}/{REPO}/.github/workflows/{path.name}"
-            role = step["with"]["role-to-assume"]
-            env = environment_name(job)
-            if "AWS_DEPLOY_ROLE_ARN" in role:
-                contexts = {
-                    f"pets-github-deploy-{stage}": f"environment:{stage}"
-                    for stage in possible_values(workflow, job, env)
-                }
-            elif "AWS_RELEASE_ROLE_ARN" in role:
-                assert env is None, path.name
-                (reader,) = [s.name for s in stages.STAGES if s.reads_host_releases]
-                contexts = {f"pets-github-release-{reader}": "ref:{ref}"}
-            else:
-                assert "AWS_PLAN_ROLE_ARN" in role and env is None, path.name
-                (previewed,) = [s.name for s in stages.STAGES if s.previews_pull_requests]
-                contexts = {f"pets-github-plan-{previewed}": "pull_request"}
-            for role_name, context in contexts.items():
-                for ref in _refs(workflow):
-                    where = context.format(ref=ref)
-                    subject = f"repo:{OWNER}/{REPO}:{where}:job_workflow_ref:{file}@{ref}"
-                    found.setdefault(role_name, set()).add(subject)
+            for step in role_steps(job):
+                kind, per_stage = role_variable(step)
+                env = environment_name(job)
+                if kind == "deploy":
+                    contexts = {
+                        f"pets-github-deploy-{stage}": f"environment:{stage}"
+                        for stage in possible_values(workflow, job, env)
+                    }
+                elif per_stage:
+                    # The stage's own role, looked up by the stage the job works on.
+                    assert env is None, path.name
+                    assert job["env"]["STAGE"] == "${{ inputs.stage }}", path.name
+                    contexts = {
+                        f"pets-github-{kind}-{stage}": "ref:{ref}"
+                        for stage in possible_values(workflow, job, "${{ inputs.stage }}")
+                    }
+                elif kind == "release":
+                    assert env is None, path.name
+                    (reader,) = [s.name for s in stages.STAGES if s.reads_host_releases]
+                    contexts = {f"pets-github-release-{reader}": "ref:{ref}"}
+                else:
+                    assert kind == "plan" and env is None, path.name
+                    (previewed,) = [s.name for s in stages.STAGES if s.previews_pull_requests]
+                    contexts = {f"pets-github-plan-{previewed}": "pull_request"}
+                for role_name, context in contexts.items():
+                    for ref in _refs(workflow):
+                        where = context.format(ref=ref)
+                        subject = f"repo:{OWNER}/{REPO}:{where}:job_workflow_ref:{file}@{ref}"
+                        found.setdefault(role_name, set()).add(subject)
     return found
 
 
@@ -121,7 +151,13 @@ def account():
 def test_the_roles_trust_exactly_the_subjects_the_workflows_present(account):
     found = presented()
     assert set(found) == {
-        *(f"pets-github-deploy-{stage}" for stage in stages.NAMES),
+        *(
+            f"pets-github-{kind}-{stage}"
+            for kind in ("deploy", "drift", "patch")
+            for stage in stages.NAMES
+        ),
+        # Pull requests preview their stage with the plan role; deploy.yml previews prod.
+        "pets-github-preview-prod",
         *(f"pets-github-plan-{s.name}" for s in stages.STAGES if s.previews_pull_requests),
         *(f"pets-github-release-{s.name}" for s in stages.STAGES if s.reads_host_releases),
     }
