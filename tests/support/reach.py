@@ -465,7 +465,8 @@ def _role_without_boundary(account, own, other):
 
 
 def _own_other_documents(account, own, other):
-    """Any Run Command document but AWS-RunPatchBaseline, on the stage's own host."""
+    """Any Run Command document but the patch baseline and the release report, on the stage's
+    own host."""
     group = {
         "ssm:resourceTag/Patch Group": f"pets-{own}",
         "aws:ResourceTag/Patch Group": f"pets-{own}",
@@ -475,7 +476,6 @@ def _own_other_documents(account, own, other):
         _arn("ssm", "document/AWS-RunShellScript", account=""),
         _arn("ssm", "document/AWS-RunRemoteScript", account=""),
         _arn("ssm", "document/AWS-ApplyPatchBaseline", account=""),
-        document(f"pets-{own}-host-release"),
     )
     return [
         [Request("ssm:SendCommand", d, {"aws:ResourceTag/stage": own}), host] for d in documents
@@ -490,6 +490,23 @@ def _own_patch(account, own, other):
     return [
         [
             Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
+            Request("ssm:SendCommand", ec2(f"instance/i-{own}"), group),
+        ]
+    ]
+
+
+def _own_release_report(account, own, other):
+    group = {
+        "ssm:resourceTag/Patch Group": f"pets-{own}",
+        "aws:ResourceTag/Patch Group": f"pets-{own}",
+    }
+    return [
+        [
+            Request(
+                "ssm:SendCommand",
+                document(f"pets-{own}-host-release"),
+                {"aws:ResourceTag/stage": own},
+            ),
             Request("ssm:SendCommand", ec2(f"instance/i-{own}"), group),
         ]
     ]
@@ -536,7 +553,7 @@ REACHES = (
     ),
     Reach(
         "own-documents",
-        "Send a {own} host any document but AWS-RunPatchBaseline",
+        "Send a {own} host any document but AWS-RunPatchBaseline and its release report",
         _own_other_documents,
         crosses=False,
         through_created_roles=False,
@@ -545,6 +562,13 @@ REACHES = (
         "own-patch",
         "Run AWS-RunPatchBaseline on the {own} host",
         _own_patch,
+        crosses=False,
+        through_created_roles=False,
+    ),
+    Reach(
+        "own-release",
+        "Run the {own} host's release report (reads its Amazon Linux release)",
+        _own_release_report,
         crosses=False,
         through_created_roles=False,
     ),

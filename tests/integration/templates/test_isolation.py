@@ -269,11 +269,13 @@ def test_nothing_the_patch_role_writes_is_read_by_a_host_or_function(account, si
 @pytest.mark.parametrize("kind", ["preview", "drift", "patch"])
 def test_no_role_without_a_reviewer_can_change_what_its_stage_runs(account, simulator, stage, kind):
     """Their jobs run on main with no environment, so prod's reviewers never see them: none may
-    execute or change a stack, run anything on a host but the patch baseline, or write what a
-    host or function reads."""
+    execute or change a stack, run anything on a host but the patch baseline and the release
+    report (no parameters, it only reads), or write what a host or function reads."""
     who = getattr(account, f"{kind}_role")(stage)
     other = OTHER[stage]
     for key in ("deploy", "own-stacks", "own-documents", "own-shell", "write-own-trusted"):
         assert not can(account, simulator, who, reach(key), own=stage, other=other), key
     may_patch = can(account, simulator, who, reach("own-patch"), own=stage, other=other)
     assert may_patch == (kind == "patch")
+    may_report = can(account, simulator, who, reach("own-release"), own=stage, other=other)
+    assert may_report == (kind == "patch")
