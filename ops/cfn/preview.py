@@ -47,6 +47,21 @@ FORMAT = 1
 PARTS = ("infra", "api")
 
 
+def add_from_argument(parser):
+    """``--from PREVIEW`` of deploy-infra and deploy-api (``args.preview``)."""
+    parser.add_argument(
+        "--from",
+        dest="preview",
+        type=Path,
+        metavar="PREVIEW",
+        help=(
+            "execute the change set python -m ops preview recorded in this file, by its ARN, "
+            "after uploading this build's artifacts it names (refused if the stack changed "
+            "since, or if the bucket does not then hold the previewed bytes)"
+        ),
+    )
+
+
 def stack_state(stack):
     """What must not change between a preview and its execution; None for no stack."""
     if stack is None:

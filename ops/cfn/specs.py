@@ -36,6 +36,34 @@ from ops.errors import OpsError
 ROLLBACK_ALARM_OUTPUTS = ("Api5xxRateAlarmArn", "LambdaErrorsAlarmArn")
 
 
+def add_bucket_argument(parser, reader):
+    """``--bucket``; ``reader`` says what reads from the stage's exported bucket."""
+    parser.add_argument(
+        "--bucket",
+        help=(
+            "artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket; "
+            f"{reader} from that exported bucket, so override only with it)"
+        ),
+    )
+
+
+def add_api_package_arguments(parser):
+    """Where the packaged API is, and an optional local RDS CA bundle."""
+    parser.add_argument(
+        "--package-dir",
+        type=Path,
+        metavar="DIR",
+        default=stages.ROOT / "build" / "api",
+        help="where make package wrote sam.yaml and deployment.zip (default: build/api)",
+    )
+    parser.add_argument(
+        "--rds-ca-bundle",
+        type=Path,
+        metavar="FILE",
+        help="use this PEM file instead of downloading the region's RDS CA bundle",
+    )
+
+
 def rollback_configuration(ctx, stage):
     """Rollback triggers on the stage's API alarms; none (clearing old ones) without an API stack.
 

@@ -16,8 +16,6 @@ Lambda never needs internet access; it is fetched through ``ctx.fetch``, so test
 the network.
 """
 
-from pathlib import Path
-
 from ops import git, report, stages
 from ops.cfn import order, preview, specs
 from ops.cfn.deploy import deploy
@@ -32,26 +30,8 @@ def add_arguments(parser):
         "through stack-deploy and print its EndpointURL."
     )
     stages.add_stage_argument(parser)
-    parser.add_argument(
-        "--bucket",
-        help=(
-            "artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket; the "
-            "API template reads the CA bundle from that exported bucket, so override only with it)"
-        ),
-    )
-    parser.add_argument(
-        "--package-dir",
-        type=Path,
-        metavar="DIR",
-        default=stages.ROOT / "build" / "api",
-        help="where make package wrote sam.yaml and deployment.zip (default: build/api)",
-    )
-    parser.add_argument(
-        "--rds-ca-bundle",
-        type=Path,
-        metavar="FILE",
-        help="use this PEM file instead of downloading the region's RDS CA bundle",
-    )
+    specs.add_bucket_argument(parser, "the API template reads the CA bundle")
+    specs.add_api_package_arguments(parser)
     parser.add_argument(
         "--reserved-concurrency",
         type=_positive,
@@ -65,17 +45,7 @@ def add_arguments(parser):
         "--no-execute-changeset", action="store_true", help="upload and preview only"
     )
     parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
-    parser.add_argument(
-        "--from",
-        dest="preview",
-        type=Path,
-        metavar="PREVIEW",
-        help=(
-            "execute the change set python -m ops preview recorded in this file, by its ARN, "
-            "after uploading this build's artifacts it names (refused if the stack changed "
-            "since, or if the bucket does not then hold the previewed bytes)"
-        ),
-    )
+    preview.add_from_argument(parser)
 
 
 def _positive(text):

@@ -9,8 +9,6 @@ same code as ``stack-deploy``, acting through the stage's CloudFormation executi
 stage has a bootstrap stack. With ``--from`` it executes the change set ``preview`` kept instead.
 """
 
-from pathlib import Path
-
 from ops import git, stages
 from ops.cfn import order, preview, specs
 from ops.cfn.deploy import deploy
@@ -25,25 +23,9 @@ def add_arguments(parser):
     parser.add_argument(
         "--no-execute-changeset", action="store_true", help="create and print the change set only"
     )
-    parser.add_argument(
-        "--bucket",
-        help=(
-            "artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket; the "
-            "host reads its requirements from that exported bucket, so override only with it)"
-        ),
-    )
+    specs.add_bucket_argument(parser, "the host reads its requirements")
     parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
-    parser.add_argument(
-        "--from",
-        dest="preview",
-        type=Path,
-        metavar="PREVIEW",
-        help=(
-            "execute the change set python -m ops preview recorded in this file, by its ARN, "
-            "after uploading this build's artifacts it names (refused if the stack changed "
-            "since, or if the bucket does not then hold the previewed bytes)"
-        ),
-    )
+    preview.add_from_argument(parser)
 
 
 def run(args, ctx):

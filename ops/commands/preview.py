@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from ops import git, report, stages
-from ops.cfn import order, preview
+from ops.cfn import order, preview, specs
 
 
 def add_arguments(parser):
@@ -29,26 +29,8 @@ def add_arguments(parser):
         metavar="FILE",
         help="where to write the preview (default: build/preview-<stage>.json)",
     )
-    parser.add_argument(
-        "--bucket",
-        help=(
-            "artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket; the "
-            "templates read from that exported bucket, so override only with it)"
-        ),
-    )
-    parser.add_argument(
-        "--package-dir",
-        type=Path,
-        metavar="DIR",
-        default=stages.ROOT / "build" / "api",
-        help="where make package wrote sam.yaml and deployment.zip (default: build/api)",
-    )
-    parser.add_argument(
-        "--rds-ca-bundle",
-        type=Path,
-        metavar="FILE",
-        help="use this PEM file instead of downloading the region's RDS CA bundle",
-    )
+    specs.add_bucket_argument(parser, "the templates read")
+    specs.add_api_package_arguments(parser)
     parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
 
 
