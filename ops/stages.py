@@ -99,6 +99,14 @@ def add_stage_argument(parser, required=True, help=None):
     )
 
 
+def add_bucket_argument(parser, reader=None):
+    """``--bucket``; ``reader``, if any, says what reads from the stage's exported bucket."""
+    default = "the stage's pets-bootstrap-<stage> ArtifactsBucket"
+    if reader:
+        default += f"; {reader} from that exported bucket, so override only with it"
+    parser.add_argument("--bucket", help=f"artifacts bucket (default: {default})")
+
+
 def get(name):
     """The ``Stage`` called ``name`` (or ``name`` itself, a ``Stage``); a one-line error naming
     the stages otherwise."""

@@ -74,16 +74,7 @@ def stack_state(stack):
     }
 
 
-def preview(
-    ctx,
-    stage,
-    commit,
-    rollback=False,
-    bucket=None,
-    package_dir=None,
-    bundle_file=None,
-    root=stages.ROOT,
-):
+def preview(ctx, stage, commit, sources, rollback=False, root=stages.ROOT):
     """Create and keep the stage's change sets; return ``(record, markdown report)``."""
     cf = ctx.client("cloudformation")
     record = {"format": FORMAT, "stage": stage, "commit": commit, "stacks": []}
@@ -97,11 +88,11 @@ def preview(
                 f"a preview (make deploy-{target.part}), which deletes and re-creates it"
             )
         if target.part == "infra":
-            spec = specs.infra(ctx, stage, commit, rollback, root=root, bucket=bucket, upload=False)
-        else:
-            spec = specs.api(
-                ctx, stage, commit, rollback, bucket, package_dir, bundle_file, upload=False
+            spec = specs.infra(
+                ctx, stage, commit, rollback, root=root, bucket=sources.bucket, upload=False
             )
+        else:
+            spec = specs.api(ctx, stage, commit, sources, rollback, upload=False)
         entry = {"part": target.part, "stack": target.name, "state": stack_state(stack)}
         text, template = spec.read_template()
         ctx.say(f"preview: creating a change set for {target.name}")

@@ -23,6 +23,7 @@ holds, if any), templates go under ``plan/``, and the spec lists each artifact i
 """
 
 import base64
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -36,15 +37,20 @@ from ops.errors import OpsError
 ROLLBACK_ALARM_OUTPUTS = ("Api5xxRateAlarmArn", "LambdaErrorsAlarmArn")
 
 
-def add_bucket_argument(parser, reader):
-    """``--bucket``; ``reader`` says what reads from the stage's exported bucket."""
-    parser.add_argument(
-        "--bucket",
-        help=(
-            "artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket; "
-            f"{reader} from that exported bucket, so override only with it)"
-        ),
-    )
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """What a build deploys from: the artifacts bucket (None: the stage's own), the directory
+    of the packaged API (None: the stage's template, build/api) and a local RDS CA bundle
+    (None: the region's, downloaded)."""
+
+    bucket: str | None = None
+    package_dir: Path | None = None
+    bundle_file: Path | None = None
+
+    @classmethod
+    def from_args(cls, args):
+        """From ``--bucket``, ``--package-dir`` and ``--rds-ca-bundle``."""
+        return cls(args.bucket, args.package_dir, args.rds_ca_bundle)
 
 
 def add_api_package_arguments(parser):
@@ -130,22 +136,14 @@ def infra(ctx, stage, commit, rollback=False, root=stages.ROOT, bucket=None, upl
     )
 
 
-def api(
-    ctx,
-    stage,
-    commit,
-    rollback=False,
-    bucket=None,
-    package_dir=None,
-    bundle_file=None,
-    reserved_concurrency=None,
-    upload=True,
-):
+def api(ctx, stage, commit, sources, rollback=False, reserved_concurrency=None, upload=True):
     """Upload what the API stack needs and return its spec (the template pins the uploads)."""
     target = stages.stack(stage, "api")
     stack = current_stack(ctx.client("cloudformation"), target.name)
     order.check(ctx, stack, commit, rollback, announce=False)
-    template_path = Path(package_dir) / "sam.yaml" if package_dir else target.template
+    template_path = (
+        Path(sources.package_dir) / "sam.yaml" if sources.package_dir else target.template
+    )
     if not template_path.is_file():
         raise OpsError(
             f"no packaged API at {template_path}: run make package "
@@ -158,15 +156,17 @@ def api(
     if concurrency is not None:
         parameters["ReservedConcurrency"] = concurrency.parameter
     database = check_database_connections(ctx, stage, template, parameters, concurrency)
-    bucket = stages.artifacts_bucket(ctx, stage, bucket)
+    bucket = stages.artifacts_bucket(ctx, stage, sources.bucket)
     region = ctx.client("s3").meta.region_name
     proxy = bool(database and database.proxy)
     named = []
     if upload:
-        _, ca_sha256 = artifacts.upload_rds_ca_bundle(ctx, bucket, region, bundle_file, proxy)
+        _, ca_sha256 = artifacts.upload_rds_ca_bundle(
+            ctx, bucket, region, sources.bundle_file, proxy
+        )
         body = artifacts.packaged_template(ctx, template_path, bucket)
     else:
-        key, data, label = artifacts.rds_ca_bundle(ctx, region, bundle_file, proxy)
+        key, data, label = artifacts.rds_ca_bundle(ctx, region, sources.bundle_file, proxy)
         ca_sha256 = hashlib.sha256(data).hexdigest()
         named.append(artifact(bucket, key, data, label, "inline"))
         found = []

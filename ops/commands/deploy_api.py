@@ -30,7 +30,7 @@ def add_arguments(parser):
         "through stack-deploy and print its EndpointURL."
     )
     stages.add_stage_argument(parser)
-    specs.add_bucket_argument(parser, "the API template reads the CA bundle")
+    stages.add_bucket_argument(parser, "the API template reads the CA bundle")
     specs.add_api_package_arguments(parser)
     parser.add_argument(
         "--reserved-concurrency",
@@ -67,9 +67,7 @@ def run(args, ctx):
     deploy_api(
         ctx,
         args.stage,
-        bucket=args.bucket,
-        package_dir=args.package_dir,
-        bundle_file=args.rds_ca_bundle,
+        specs.Sources.from_args(args),
         execute=not args.no_execute_changeset,
         reserved_concurrency=args.reserved_concurrency,
         rollback=args.rollback,
@@ -80,25 +78,15 @@ def run(args, ctx):
 def deploy_api(
     ctx,
     stage,
-    bucket=None,
-    package_dir=None,
-    bundle_file=None,
+    sources,
     execute=True,
     poll=POLL_SECONDS,
     reserved_concurrency=None,
     rollback=False,
 ):
-    """Deploy the API of ``stage``; return its endpoint URL (None when only previewed)."""
-    spec = specs.api(
-        ctx,
-        stage,
-        git.head(ctx),
-        rollback=rollback,
-        bucket=bucket,
-        package_dir=package_dir,
-        bundle_file=bundle_file,
-        reserved_concurrency=reserved_concurrency,
-    )
+    """Deploy the API of ``stage`` from ``sources`` (``specs.Sources``); return its endpoint URL
+    (None when only previewed)."""
+    spec = specs.api(ctx, stage, git.head(ctx), sources, rollback, reserved_concurrency)
     return announce_endpoint(ctx, stage, deploy(ctx, spec, execute=execute, poll=poll))
 
 

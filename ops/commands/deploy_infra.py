@@ -23,7 +23,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--no-execute-changeset", action="store_true", help="create and print the change set only"
     )
-    specs.add_bucket_argument(parser, "the host reads its requirements")
+    stages.add_bucket_argument(parser, "the host reads its requirements")
     parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
     preview.add_from_argument(parser)
 

@@ -37,10 +37,7 @@ def add_arguments(parser):
             "(default: 10800)"
         ),
     )
-    parser.add_argument(
-        "--bucket",
-        help="artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket)",
-    )
+    stages.add_bucket_argument(parser)
 
 
 def run(args, ctx):

@@ -34,10 +34,7 @@ def add_arguments(parser):
         "one markdown report (also written to $GITHUB_STEP_SUMMARY). Nothing is deployed."
     )
     stages.add_stage_argument(parser)
-    parser.add_argument(
-        "--bucket",
-        help="artifacts bucket (default: the stage's pets-bootstrap-<stage> ArtifactsBucket)",
-    )
+    stages.add_bucket_argument(parser)
     parser.add_argument(
         "--root",
         type=Path,
@@ -86,6 +83,7 @@ def plan(ctx, stage, root=stages.ROOT, bucket=None):
 
 
 def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
+    body = None  # a stack's own template; the API's is rewritten to name its code by content
     if target.packaged:
         if not target.template.is_file():
             raise OpsError(f"no packaged API at {target.template}: run make package first")
@@ -97,29 +95,18 @@ def _plan_stack(ctx, cf, target, bucket, stage, role_arn):
             upload_artifacts=False,
             deployed=deployed_template(cf, target.name),
         )
-        parameters = dict(target.parameters)
-        # DbSslCaSha256 is not sent: a change set keeps the digest the last deploy recorded.
-        spec = StackSpec(
-            name=target.name,
-            template_body=body,
-            parameters=parameters,
-            capabilities=target.capabilities,
-            tags=target.tags,
-            s3_bucket=bucket,
-            s3_prefix="plan/templates",
-            role_arn=role_arn,
-        )
-    else:
-        spec = StackSpec(
-            name=target.name,
-            template_path=target.template,
-            parameters=target.parameters,
-            capabilities=target.capabilities,
-            tags=target.tags,
-            s3_bucket=bucket,
-            s3_prefix="plan/templates",
-            role_arn=role_arn,
-        )
+    # The API's DbSslCaSha256 is not sent: a change set keeps the digest the last deploy recorded.
+    spec = StackSpec(
+        name=target.name,
+        template_path=target.template,
+        template_body=body,
+        parameters=dict(target.parameters),
+        capabilities=target.capabilities,
+        tags=target.tags,
+        s3_bucket=bucket,
+        s3_prefix="plan/templates",
+        role_arn=role_arn,
+    )
     text, template = spec.read_template()
     stack = current_stack(cf, target.name)
     if changeset.classify(stack) == "recreate":

@@ -29,7 +29,7 @@ def add_arguments(parser):
         metavar="FILE",
         help="where to write the preview (default: build/preview-<stage>.json)",
     )
-    specs.add_bucket_argument(parser, "the templates read")
+    stages.add_bucket_argument(parser, "the templates read")
     specs.add_api_package_arguments(parser)
     parser.add_argument("--rollback", action="store_true", help=order.ROLLBACK_HELP)
 
@@ -41,10 +41,8 @@ def run(args, ctx):
         quiet,
         args.stage,
         git.head(ctx),
+        specs.Sources.from_args(args),
         rollback=args.rollback,
-        bucket=args.bucket,
-        package_dir=args.package_dir,
-        bundle_file=args.rds_ca_bundle,
     )
     preview.write(record, out)
     ctx.say(text)

@@ -13,6 +13,7 @@ import json
 import boto3
 import pytest
 
+from ops.cfn.specs import Sources
 from ops.commands.deploy_api import deploy_api
 from ops.errors import OpsError
 from tests.support.apistack import PEM, SAM_TEMPLATE, make_package
@@ -46,7 +47,7 @@ def test_deploy_api_uploads_rewrites_deploys_and_prints_the_endpoint(ctx, api_st
     package = make_package(tmp_path)
     calls = []
     ctx.fetch = answering(PEM, calls=calls)
-    url = deploy_api(ctx, "dev", package_dir=package)
+    url = deploy_api(ctx, "dev", Sources(package_dir=package))
     assert url == "https://abc123.execute-api.us-east-1.amazonaws.com/api/"
     assert f"endpoint: {url}" in ctx.out.getvalue()
     assert calls == ["https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem"]
@@ -79,10 +80,10 @@ def test_deploy_api_uploads_rewrites_deploys_and_prints_the_endpoint(ctx, api_st
 def test_the_same_build_again_is_no_change_and_no_upload(ctx, api_stack, tmp_path):
     package = make_package(tmp_path)
     ctx.fetch = answering(PEM)
-    deploy_api(ctx, "dev", package_dir=package)
+    deploy_api(ctx, "dev", Sources(package_dir=package))
     before = len(ctx.out.getvalue())
     ctx.fetch = answering(PEM)
-    url = deploy_api(ctx, "dev", package_dir=package)
+    url = deploy_api(ctx, "dev", Sources(package_dir=package))
     again = ctx.out.getvalue()[before:]
     assert "already uploaded: s3://pets-artifacts-123/api/" in again
     assert "no changes: pets-dev-api already matches" in again
@@ -91,10 +92,10 @@ def test_the_same_build_again_is_no_change_and_no_upload(ctx, api_stack, tmp_pat
 
 def test_a_new_build_is_a_new_object_and_an_update(ctx, api_stack, tmp_path):
     ctx.fetch = answering(PEM)
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path / "a"))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path / "a")))
     package = make_package(tmp_path / "b", handler_source="VERSION = 2\n")
     ctx.fetch = answering(PEM)
-    deploy_api(ctx, "dev", package_dir=package)
+    deploy_api(ctx, "dev", Sources(package_dir=package))
     s3 = boto3.client("s3", region_name="us-east-1")
     zips = [
         o for o in s3.list_objects_v2(Bucket=api_stack)["Contents"] if o["Key"].endswith(".zip")
@@ -106,7 +107,7 @@ def test_a_new_build_is_a_new_object_and_an_update(ctx, api_stack, tmp_path):
 def test_bucket_flag_skips_the_bootstrap_lookup(ctx, tmp_path):
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="mine")
     ctx.fetch = answering(PEM)
-    url = deploy_api(ctx, "dev", bucket="mine", package_dir=make_package(tmp_path), execute=False)
+    url = deploy_api(ctx, "dev", Sources("mine", make_package(tmp_path)), execute=False)
     assert url is None  # previewed only
     assert "Change set CREATE for pets-dev-api" in ctx.out.getvalue()
     keys = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="mine")
@@ -117,32 +118,32 @@ def test_a_stack_without_endpoint_output_is_an_error(ctx, bootstrap, tmp_path):
     """A first deploy in moto (no outputs through change sets) shows the error's wording."""
     ctx.fetch = answering(PEM)
     with pytest.raises(OpsError, match="pets-dev-api has no EndpointURL output"):
-        deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+        deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path)))
 
 
 def test_local_ca_bundle_file_is_used_without_downloading(ctx, api_stack, tmp_path):
     bundle = tmp_path / "bundle.pem"
     bundle.write_bytes(PEM)
     ctx.fetch = no_network
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path), bundle_file=bundle)
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path), bundle_file=bundle))
 
 
 def test_without_bootstrap_the_error_says_what_to_do(ctx, tmp_path):
     ctx.fetch = answering(PEM)
     with pytest.raises(OpsError, match="pets-bootstrap-dev stack does not exist.*--bucket"):
-        deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+        deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path)))
 
 
 def test_without_a_package_the_error_says_make_package(ctx, bootstrap, tmp_path):
     ctx.fetch = answering(PEM)
     with pytest.raises(OpsError, match="run make package"):
-        deploy_api(ctx, "dev", package_dir=tmp_path / "empty")
+        deploy_api(ctx, "dev", Sources(package_dir=tmp_path / "empty"))
 
 
 def test_a_bundle_that_is_not_pem_is_refused(ctx, bootstrap, tmp_path):
     ctx.fetch = answering(b"<html>")
     with pytest.raises(OpsError, match="holds no PEM certificate"):
-        deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+        deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path)))
 
 
 def test_head_forbidden_without_list_permission_still_uploads(tmp_path):
@@ -210,7 +211,7 @@ def test_the_stage_execution_role_is_passed_to_cloudformation(ctx, api_stack, tm
     recorder = RecordingClient(cf)
     ctx._clients["cloudformation"] = recorder  # the Context's client cache: injected, not patched
     ctx.fetch = answering(PEM)
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path)))
     requests = [kwargs for name, kwargs in recorder.calls if name == "create_change_set"]
     assert [r["RoleARN"] for r in requests] == [role]
 
@@ -240,7 +241,7 @@ def test_code_is_pinned_to_the_uploaded_object_version(ctx, versioned, tmp_path)
         Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}],
     )
     ctx.fetch = answering(PEM)
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path)))
     uri = deployed_code_uri()
     s3 = boto3.client("s3", region_name="us-east-1")
     versions = s3.list_object_versions(Bucket=versioned, Prefix=uri["Key"])["Versions"]
@@ -288,7 +289,7 @@ def test_deploy_api_reserves_what_fits_or_none_and_says_which(
     """moto: CloudFormation and S3. Stubber: Lambda's GetAccountSettings (moto lacks it)."""
     client, stub = lambda_account(total, unreserved)
     ctx = make_context({"lambda": client}, rest_from_boto3=True, fetch=answering(PEM))
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path)))
     stub.assert_no_pending_responses()
     assert deployed_parameters()["ReservedConcurrency"] == reserved
     lines = [line for line in ctx.out.getvalue().splitlines() if "reserving" in line]
@@ -302,12 +303,12 @@ def test_a_reservation_the_api_already_holds_counts_as_room(api_stack, tmp_path)
     deploy_api(
         make_context({"lambda": first}, rest_from_boto3=True, fetch=answering(PEM)),
         "dev",
-        package_dir=make_package(tmp_path),
+        Sources(package_dir=make_package(tmp_path)),
     )
     assert deployed_parameters()["ReservedConcurrency"] == "10"
     again, _ = lambda_account(1000, 100)
     ctx = make_context({"lambda": again}, rest_from_boto3=True, fetch=answering(PEM))
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path, handler_source="# v2\n"))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, handler_source="# v2\n")))
     assert deployed_parameters()["ReservedConcurrency"] == "10"
     assert "deploy-api: reserving 10 concurrent executions" in ctx.out.getvalue()
 
@@ -319,7 +320,7 @@ def test_a_refused_settings_read_keeps_the_deployed_value_and_says_why(api_stack
     )
     stub.activate()
     ctx = make_context({"lambda": client}, rest_from_boto3=True, fetch=answering(PEM))
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path)))
     assert deployed_parameters()["ReservedConcurrency"] == "-1"
     assert ctx.err.getvalue().startswith(
         "deploy-api: cannot read the account's Lambda settings (AccessDeniedException"

@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from ops.cfn import artifacts
+from ops.cfn.specs import Sources
 from ops.commands.deploy_api import deploy_api
 from ops.errors import OpsError
 from tests.support.apistack import PEM, SAM_TEMPLATE, create_infra_stack, make_package
@@ -52,7 +53,7 @@ def api_stack(cf, **parameters):
 def test_the_default_fits_and_the_deploy_says_how_many_connections(ctx, stage, tmp_path):
     create_infra_stack(stage, DbMaxCapacity=2, DbReaderCount=0, EnableDbProxy="false")
     api_stack(stage, ReservedConcurrency=10)
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path, reserved_concurrency=10))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, reserved_concurrency=10)))
     assert "connections: at most 10 (ReservedConcurrency=10) of the 80" in ctx.out.getvalue()
 
 
@@ -62,7 +63,7 @@ def test_more_containers_than_connections_is_refused_before_anything_is_uploaded
     create_infra_stack(stage, DbMaxCapacity=2, DbReaderCount=0, EnableDbProxy="false")
     package = make_package(tmp_path, reserved_concurrency=81)
     with pytest.raises(OpsError, match="lower ReservedConcurrency to 80 or less") as refused:
-        deploy_api(ctx, "dev", package_dir=package)
+        deploy_api(ctx, "dev", Sources(package_dir=package))
     assert "max_connections 90 at DbMaxCapacity=2 ACU" in str(refused.value)
     assert uploaded() == []
 
@@ -70,7 +71,7 @@ def test_more_containers_than_connections_is_refused_before_anything_is_uploaded
 def test_more_capacity_makes_room(ctx, stage, tmp_path):
     create_infra_stack(stage, DbMaxCapacity=4, DbReaderCount=0, EnableDbProxy="false")
     api_stack(stage, ReservedConcurrency=125)
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path, reserved_concurrency=125))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, reserved_concurrency=125)))
     assert "of the 125 the database keeps for the API" in ctx.out.getvalue()
 
 
@@ -79,7 +80,7 @@ def test_readers_do_not_raise_the_limit(ctx, stage, tmp_path):
     them on the writer: two readers are not three times the connections."""
     create_infra_stack(stage, DbMaxCapacity=2, DbReaderCount=2, EnableDbProxy="false")
     with pytest.raises(OpsError, match="readers do not add to it"):
-        deploy_api(ctx, "dev", package_dir=make_package(tmp_path, reserved_concurrency=85))
+        deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, reserved_concurrency=85)))
 
 
 def test_the_deployed_value_counts_when_the_deploy_does_not_change_it(ctx, stage, tmp_path):
@@ -87,7 +88,7 @@ def test_the_deployed_value_counts_when_the_deploy_does_not_change_it(ctx, stage
     create_infra_stack(stage, DbMaxCapacity=2, DbReaderCount=0, EnableDbProxy="false")
     api_stack(stage, ReservedConcurrency=200)
     with pytest.raises(OpsError, match="ReservedConcurrency=200 allows 200 warm containers"):
-        deploy_api(ctx, "dev", package_dir=make_package(tmp_path, reserved_concurrency=10))
+        deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, reserved_concurrency=10)))
 
 
 def reserving_none(ctx, unreserved, total=1000):
@@ -105,7 +106,7 @@ def test_reserving_none_counts_the_accounts_unreserved_concurrency(ctx, stage, t
     create_infra_stack(stage, DbMaxCapacity=1, DbReaderCount=0, EnableDbProxy="false")
     stub = reserving_none(ctx, unreserved=105)
     with pytest.raises(OpsError, match=r"ReservedConcurrency=-1 \(the account's unreserved"):
-        deploy_api(ctx, "dev", package_dir=make_package(tmp_path, reserved_concurrency=-1))
+        deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, reserved_concurrency=-1)))
     stub.assert_no_pending_responses()
 
 
@@ -114,7 +115,7 @@ def test_reserving_none_in_a_new_account_fits(ctx, stage, tmp_path):
     create_infra_stack(stage, DbMaxCapacity=2, DbReaderCount=0, EnableDbProxy="false")
     api_stack(stage, ReservedConcurrency=-1)
     reserving_none(ctx, unreserved=10, total=10)
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path, reserved_concurrency=-1))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, reserved_concurrency=-1)))
     assert "connections: at most 10 (ReservedConcurrency=-1" in ctx.out.getvalue()
 
 
@@ -130,7 +131,7 @@ def test_with_the_proxy_any_concurrency_is_accepted_and_the_bundle_verifies_the_
         return answering(ROOT_PEM if "amazontrust" in url else PEM)(url)
 
     ctx.fetch = fetch
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path, reserved_concurrency=500))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, reserved_concurrency=500)))
     out = ctx.out.getvalue()
     assert "up to 500 containers (ReservedConcurrency=500) share RDS Proxy's pool" in out
     assert "warning: 500 containers starting at once" in out  # the IAM-auth connection rate
@@ -151,5 +152,5 @@ def test_without_the_proxy_the_bundle_is_the_rds_one_alone(ctx, stage, tmp_path)
     api_stack(stage, ReservedConcurrency=10)
     calls = []
     ctx.fetch = answering(PEM, calls=calls)
-    deploy_api(ctx, "dev", package_dir=make_package(tmp_path, reserved_concurrency=10))
+    deploy_api(ctx, "dev", Sources(package_dir=make_package(tmp_path, reserved_concurrency=10)))
     assert [c for c in calls if "amazontrust" in c] == []

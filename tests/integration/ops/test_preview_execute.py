@@ -10,7 +10,7 @@ import json
 import boto3
 import pytest
 
-from ops.cfn import preview
+from ops.cfn import preview, specs
 from ops.cli import main
 from tests.support.apistack import PEM, make_infra, make_package
 from tests.support.aws import lambda_account, make_context, stubbed_client
@@ -54,7 +54,9 @@ def stage(aws, tmp_path):
 
 
 def _preview(ctx, root, package, commit):
-    record, text = preview.preview(ctx, "dev", commit, package_dir=package, root=root)
+    record, text = preview.preview(
+        ctx, "dev", commit, specs.Sources(package_dir=package), root=root
+    )
     path = root / "build" / "preview-dev.json"
     preview.write(record, path)
     return record, text, path
