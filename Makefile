@@ -105,14 +105,16 @@ lint-security: $(STAMP) ## bandit and the secret scan
 	$(VENV)/bin/bandit --quiet --recursive --severity-level medium chalice_app ops
 	git ls-files -z | xargs -0 $(VENV)/bin/detect-secrets-hook --baseline .secrets.baseline
 
-pytest: $(STAMP) $(NODE_STAMP) ## all tests: unit, then integration
-	$(PY) -m pytest
+# -n auto: one worker process per core. Tests share nothing but the MariaDB server, where each
+# makes and drops its own uniquely named databases, so they run in any order and side by side.
+pytest: $(STAMP) $(NODE_STAMP) ## all tests, unit and integration, one worker per core
+	$(PY) -m pytest -n auto
 
 unit: $(STAMP) ## tests/unit: no I/O at all
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest -n auto tests/unit
 
 integration: $(STAMP) $(NODE_STAMP) ## tests/integration: the real database, moto, subprocesses, files
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest -n auto tests/integration
 
 clean: ## remove the venvs, node_modules, build output and the private database
 	rm -rf $(VENV) $(RUN_VENV) $(TOOLS_VENV) $(OPS_VENV) node_modules build .localdb .pytest_cache .ruff_cache
