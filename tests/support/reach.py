@@ -150,14 +150,19 @@ def _own_bootstrap(account, own, other):
     return _stack_changes(account.stack_of_role(f"pets-github-deploy-{own}"))
 
 
-def _shell(stage):
+def _on_host(stage):
+    """SendCommand's request on the stage's host, which carries its Patch Group tag."""
     group = {
         "ssm:resourceTag/Patch Group": f"pets-{stage}",
         "aws:ResourceTag/Patch Group": f"pets-{stage}",
     }
+    return Request("ssm:SendCommand", ec2(f"instance/i-{stage}"), group)
+
+
+def _shell(stage):
     return [
         Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunShellScript", account="")),
-        Request("ssm:SendCommand", ec2(f"instance/i-{stage}"), group),
+        _on_host(stage),
     ]
 
 
@@ -342,17 +347,13 @@ def _other_documents(account, own, other):
     """A Run Command document of the other stage: changing what its deploy role sends, or
     sending it to the other stage's host."""
     release = document(f"pets-{other}-host-release")
-    group = {
-        "ssm:resourceTag/Patch Group": f"pets-{other}",
-        "aws:ResourceTag/Patch Group": f"pets-{other}",
-    }
     return [
         [Request("ssm:CreateDocument", document(f"pets-{other}-x"), tagging(own))],
         [Request("ssm:UpdateDocument", release, {"aws:ResourceTag/stage": other})],
         [Request("ssm:DeleteDocument", release, {"aws:ResourceTag/stage": other})],
         [
             Request("ssm:SendCommand", release, {"aws:ResourceTag/stage": other}),
-            Request("ssm:SendCommand", ec2(f"instance/i-{other}"), group),
+            _on_host(other),
         ],
     ]
 
@@ -467,11 +468,7 @@ def _role_without_boundary(account, own, other):
 def _own_other_documents(account, own, other):
     """Any Run Command document but the patch baseline and the release report, on the stage's
     own host."""
-    group = {
-        "ssm:resourceTag/Patch Group": f"pets-{own}",
-        "aws:ResourceTag/Patch Group": f"pets-{own}",
-    }
-    host = Request("ssm:SendCommand", ec2(f"instance/i-{own}"), group)
+    host = _on_host(own)
     documents = (
         _arn("ssm", "document/AWS-RunShellScript", account=""),
         _arn("ssm", "document/AWS-RunRemoteScript", account=""),
@@ -483,23 +480,15 @@ def _own_other_documents(account, own, other):
 
 
 def _own_patch(account, own, other):
-    group = {
-        "ssm:resourceTag/Patch Group": f"pets-{own}",
-        "aws:ResourceTag/Patch Group": f"pets-{own}",
-    }
     return [
         [
             Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
-            Request("ssm:SendCommand", ec2(f"instance/i-{own}"), group),
+            _on_host(own),
         ]
     ]
 
 
 def _own_release_report(account, own, other):
-    group = {
-        "ssm:resourceTag/Patch Group": f"pets-{own}",
-        "aws:ResourceTag/Patch Group": f"pets-{own}",
-    }
     return [
         [
             Request(
@@ -507,7 +496,7 @@ def _own_release_report(account, own, other):
                 document(f"pets-{own}-host-release"),
                 {"aws:ResourceTag/stage": own},
             ),
-            Request("ssm:SendCommand", ec2(f"instance/i-{own}"), group),
+            _on_host(own),
         ]
     ]
 
@@ -958,16 +947,12 @@ def _drift_role_job(account, stage):
 def _patch_role_job(account, stage):
     """ops patch, ops smoke and ops lock: AWS-RunPatchBaseline on the stage's hosts."""
     bucket = f"arn:{PARTITION}:s3:::{account.artifacts_bucket(stage)}"
-    group = {
-        "ssm:resourceTag/Patch Group": f"pets-{stage}",
-        "aws:ResourceTag/Patch Group": f"pets-{stage}",
-    }
     return [
         Request("cloudformation:DescribeStacks", stack(f"pets-{stage}-infra")),
         Request("cloudformation:DescribeStacks", stack(f"pets-{stage}-api")),
         Request("cloudformation:DescribeStacks", stack(f"pets-bootstrap-{stage}")),
         Request("ssm:SendCommand", _arn("ssm", "document/AWS-RunPatchBaseline", account="")),
-        Request("ssm:SendCommand", ec2(f"instance/i-{stage}"), group),
+        _on_host(stage),
         Request("ssm:SendCommand", bucket),
         Request("ssm:GetCommandInvocation", "*"),
         Request("ssm:ListCommandInvocations", "*"),

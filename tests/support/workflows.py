@@ -115,6 +115,11 @@ def run_lines(step):
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def commands(job):
+    """Every line of every ``run:`` step of ``job``, in order."""
+    return [line for step in steps(job) for line in run_lines(step)]
+
+
 def job_permissions(workflow, job):
     return job.get("permissions", workflow.get("permissions"))
 

@@ -84,7 +84,7 @@ class PatchWorld:
         self.stub = Stubber(stubbed)
         self.clock = FakeClock()
         self.ssm = SplitClient(self.moto_ssm, stubbed, STUBBED)
-        if refuse_release:  # the stage's patch role may send AWS-RunPatchBaseline only
+        if refuse_release:  # credentials that may send AWS-RunPatchBaseline and nothing else
             self.ssm = Refusing(
                 self.ssm, "send_command", lambda **p: p["DocumentName"] != "AWS-RunPatchBaseline"
             )
@@ -149,6 +149,15 @@ class PatchWorld:
     def releases(self, boot=BOOTED, **kwargs):
         for host in self.hosts:
             self.release(host, boot=boot, **kwargs)
+
+    def install_then_rescan(self):
+        """An Install on the one host: online, release, Install, online again, Scan, release."""
+        self.online()
+        self.releases()
+        self.invocation(HOST, "Success")
+        self.online()
+        self.invocation(HOST, "Success")
+        self.releases()
 
     def not_visible(self, host):
         self.stub.add_client_error(
@@ -266,12 +275,7 @@ def test_patch_install_one_failed_patch_exits_1(world_factory):
     DescribeInstanceInformation, GetCommandInvocation, DescribeInstancePatchStates.
     """
     world = world_factory()
-    world.online()
-    world.releases()
-    world.invocation(HOST, "Success")
-    world.online()
-    world.invocation(HOST, "Success")
-    world.releases()
+    world.install_then_rescan()
     world.states(**{HOST: {"FailedCount": 1, "MissingCount": 1}})
 
     assert world.run("--operation", "Install") == 1
@@ -556,12 +560,7 @@ def test_ops_patch_sends_no_baseline_override(world_factory):
     refuse the parameter, so ops never sends it (nor InstallOverrideList): Operation and
     RebootOption only, in every command of an Install with its rescan."""
     world = world_factory()
-    world.online()
-    world.releases()
-    world.invocation(HOST, "Success")
-    world.online()
-    world.invocation(HOST, "Success")
-    world.releases()
+    world.install_then_rescan()
     world.states()
 
     assert world.run("--operation", "Install") == 0
@@ -571,8 +570,8 @@ def test_ops_patch_sends_no_baseline_override(world_factory):
     assert [sorted(c["Parameters"]) for c in sent] == [["Operation", "RebootOption"]] * 2
 
 
-def test_patch_with_the_patch_role_patches_without_reading_releases(world_factory):
-    """The patch role may not send the release document: one warning, and the patch runs."""
+def test_patch_without_leave_to_send_the_release_report_still_patches(world_factory):
+    """Credentials that may not send the release document: one warning, and the patch runs."""
     world = world_factory(refuse_release=True)
     world.online()
     world.invocation(HOST, "Success")

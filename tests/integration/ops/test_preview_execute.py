@@ -13,7 +13,7 @@ import pytest
 from ops.cfn import preview, specs
 from ops.cli import main
 from tests.support.apistack import PEM, make_infra, make_package
-from tests.support.aws import lambda_account, make_context, stubbed_client
+from tests.support.aws import bootstrap_stage, lambda_account, make_context, stubbed_client
 from tests.support.gitrepo import git_in, make_history
 from tests.support.http import answering
 
@@ -29,16 +29,7 @@ def stage(aws, tmp_path):
     """A bootstrapped stage, stand-in templates and a repository whose HEAD is deployed."""
     make_infra(tmp_path)
     package = make_package(tmp_path)
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")
-    _cf().create_stack(
-        StackName="pets-bootstrap-dev",
-        TemplateBody=json.dumps(
-            {
-                "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
-                "Outputs": {"ArtifactsBucket": {"Value": "artifacts"}},
-            }
-        ),
-    )
+    bootstrap_stage("artifacts")
     repo = tmp_path / "repo"
     commits = make_history(repo)
     # Lambda's GetAccountSettings is not in moto: a Stubber answers the one call a preview makes.
@@ -116,14 +107,18 @@ def _keys():
     return sorted(o["Key"] for o in listed if not o["Key"].startswith("plan/"))
 
 
-def test_a_preview_pins_the_version_the_bucket_already_holds(stage):
-    ctx, root, package, commit = stage
+def _uploaded_before(package):
+    """This build's zip already in the (now versioned) bucket: ``(key, version id)``."""
     data = (package / "deployment.zip").read_bytes()
     key = f"api/{hashlib.sha256(data).hexdigest()}.zip"
     _s3().put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
-    version = _s3().put_object(Bucket="artifacts", Key=key, Body=data, ChecksumAlgorithm="SHA256")[
-        "VersionId"
-    ]
+    answer = _s3().put_object(Bucket="artifacts", Key=key, Body=data, ChecksumAlgorithm="SHA256")
+    return key, answer["VersionId"]
+
+
+def test_a_preview_pins_the_version_the_bucket_already_holds(stage):
+    ctx, root, package, commit = stage
+    key, version = _uploaded_before(package)
     record, _, path = _preview(ctx, root, package, commit)
     (api,) = [e for e in record["stacks"] if e["part"] == "api"]
     (named,) = [a for a in api["artifacts"] if a["key"] == key]
@@ -155,12 +150,7 @@ def test_a_build_other_than_the_previewed_one_is_refused_before_anything_runs(st
 
 def test_a_pinned_version_that_is_gone_is_refused_after_the_upload(stage):
     ctx, root, package, commit = stage
-    data = (package / "deployment.zip").read_bytes()
-    key = f"api/{hashlib.sha256(data).hexdigest()}.zip"
-    _s3().put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
-    version = _s3().put_object(Bucket="artifacts", Key=key, Body=data, ChecksumAlgorithm="SHA256")[
-        "VersionId"
-    ]
+    key, version = _uploaded_before(package)
     record, _, path = _preview(ctx, root, package, commit)
     main(["deploy-infra", "--stage", "dev", "--from", str(path)], ctx)
     # The version the change set pins is deleted before the approval.

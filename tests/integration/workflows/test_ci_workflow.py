@@ -11,13 +11,13 @@ from ops import stages
 from tests.support.workflows import (
     WORKFLOW_DIR,
     called_workflow,
+    commands,
     environment_name,
     evaluate,
     expression_value,
     has_id_token,
     load_workflow,
     role_step,
-    run_lines,
     steps,
     triggers,
 )
@@ -27,10 +27,6 @@ JOBS = WORKFLOW["jobs"]
 PREVIEW = load_workflow(WORKFLOW_DIR / "preview.yml")
 (PREVIEW_JOB,) = PREVIEW["jobs"].values()
 REPO = "owner/pets"
-
-
-def commands(job):
-    return [line for step in steps(job) for line in run_lines(step)]
 
 
 def test_triggers_are_pull_requests_and_calls_never_a_push():

@@ -17,6 +17,7 @@ from tests.support.workflows import (
     ROOT,
     WORKFLOW_DIR,
     called_workflow,
+    commands,
     environment_name,
     evaluate,
     load_workflow,
@@ -52,10 +53,6 @@ def contexts(event, stage=None, configured=True):
         "inputs": {"stage": stage} if stage else {},
         "vars": CONFIGURED if configured else {},
     }
-
-
-def commands(job):
-    return [line for step in steps(job) for line in run_lines(step)]
 
 
 def uses(step, action):

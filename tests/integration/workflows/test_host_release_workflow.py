@@ -11,13 +11,13 @@ import pytest
 from tests.support.workflows import (
     WORKFLOW_DIR,
     called_workflow,
+    commands,
     environment_name,
     evaluate,
     has_id_token,
     load_workflow,
     make_targets,
     role_step,
-    run_lines,
     steps,
     triggers,
 )
@@ -25,10 +25,6 @@ from tests.support.workflows import (
 WORKFLOW = load_workflow(WORKFLOW_DIR / "host-release.yml")
 JOBS = WORKFLOW["jobs"]
 READ = load_workflow(WORKFLOW_DIR / "host-release-read.yml")
-
-
-def commands(job):
-    return [line for step in steps(job) for line in run_lines(step)]
 
 
 def test_runs_weekly_and_by_hand():
