@@ -237,8 +237,11 @@ def upload_named(ctx, name, named, package_dir, root):
                 f"{item['label']} of this build is not the one previewed for {name} (SHA-256 "
                 f"{item['sha256'][:12]}): preview this build again"
             )
-        artifacts.put_if_absent(ctx, item["bucket"], item["key"], data, item["label"])
-        found.append((item, data))
+        version = artifacts.put_if_absent(ctx, item["bucket"], item["key"], data, item["label"])
+        # put_if_absent leaves the key holding these bytes; only a pinned older version is
+        # left to check.
+        if item.get("version") not in (None, version):
+            found.append((item, data))
     for item, data in found:
         if not artifacts.holds(ctx, item["bucket"], item["key"], data, item.get("version")):
             pinned = f" version {item['version']}" if item.get("version") else ""
