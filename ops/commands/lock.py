@@ -25,7 +25,7 @@ def add_arguments(parser):
         type=float,
         default=lock.WAIT,
         metavar="SECONDS",
-        help="how long acquire waits for another holder before failing (default: 3600)",
+        help=f"how long acquire waits for another holder before failing (default: {lock.WAIT:g})",
     )
     parser.add_argument(
         "--ttl",
@@ -34,7 +34,7 @@ def add_arguments(parser):
         metavar="SECONDS",
         help=(
             "how long the lease holds if it is never released, longer than any deploy or patch "
-            "(default: 10800)"
+            f"(default: {lock.TTL:g})"
         ),
     )
     stages.add_bucket_argument(parser)
