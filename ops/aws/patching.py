@@ -105,8 +105,8 @@ def run_baseline(ctx, hosts, operation, reboot_option, output, args):
 def read_releases(ctx, document, hosts, output):
     """``({host: HostRelease}, [warnings])`` from the release document; never fails the run.
 
-    ``(None, [warning])`` when the caller may not send the document: the patch role of a stage
-    may send ``AWS-RunPatchBaseline`` and nothing else (docs/security.md).
+    ``(None, [warning])`` when the caller may not send the document (credentials narrower than
+    the stage's patch role, which may: docs/security.md).
     """
     try:
         result = ssm.send_and_wait(
