@@ -83,20 +83,18 @@ class Database:
                 young = now - started < _STALE_FAILURE_SECONDS
                 # A reused connection that fails at once was closed by the server while idle;
                 # anything else (refused, reset on a new connection, a hang) is the host's fault.
-                stale = reused and young
-                if self._fallback is not None and not failed_on_fallback and not stale:
-                    self._primary_down_until = now + FALLBACK_SECONDS
+                if reused and young:
+                    log.info("database connection was closed by the server; reconnecting")
+                    continue
+                if self._fallback is None or failed_on_fallback:
+                    raise Unavailable(_describe(exc)) from exc
+                self._primary_down_until = now + FALLBACK_SECONDS
                 if not young:
                     raise Unavailable(_describe(exc)) from exc
-                if stale:
-                    log.info("database connection was closed by the server; reconnecting")
-                elif self._fallback is not None and not failed_on_fallback:
-                    log.warning(
-                        "database host unavailable; reading from the fallback",
-                        extra={"fields": {"reason": _describe(exc)}},
-                    )
-                else:
-                    raise Unavailable(_describe(exc)) from exc
+                log.warning(
+                    "database host unavailable; reading from the fallback",
+                    extra={"fields": {"reason": _describe(exc)}},
+                )
 
     def _primary_is_down(self):
         return self._fallback is not None and self._clock() < self._primary_down_until
